@@ -1,0 +1,93 @@
+"""Usage: pytest bench -m smoke    (see README for markers and options)
+
+One test, parametrised over ``bench.matrix.CASES`` x seeds: each case fine-tunes
+a model, evaluates it, times inference with pytest-benchmark, records everything
+in ``benchmark.extra_info`` and then asserts its quality floor.
+"""
+
+import dataclasses
+import statistics
+
+import pytest
+import torch
+
+from bench.matrix import CASES, TIERS
+from fixtures.cases import build_run, get_footprint, set_seed
+from fixtures.hardware import get_unmet_need
+from fixtures.measure import PeakMemory, release
+from fixtures.train import train
+
+
+def pytest_generate_tests(metafunc):
+    """Expand the matrix over --seeds, with readable ids and per-case markers."""
+    if "case" not in metafunc.fixturenames:
+        return
+    raw = metafunc.config.getoption("seeds")
+    try:
+        seeds = [int(s) for s in raw.split(",")]
+    except ValueError:
+        raise pytest.UsageError(f"--seeds expects integers separated by commas, got {raw!r}") from None
+    cases = [dataclasses.replace(c, seed=s) for c in CASES for s in seeds]
+    metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
+
+
+@pytest.fixture
+def device(case, hardware):
+    """The case's device, skipped when the machine lacks what the case needs; cleaned afterwards."""
+    reason = get_unmet_need(hardware, needs_cuda=case.needs_cuda, min_gpu_gib=case.min_gpu_gib, needs_bnb=case.needs_bnb)
+    if reason:
+        pytest.skip(reason)
+    dev = torch.device("cuda" if case.needs_cuda else "cpu")
+    if dev.type == "cuda" and torch.cuda.memory_allocated(dev) > 500 * 2**20:
+        pytest.fail(f"GPU already holds {torch.cuda.memory_allocated(dev) / 2**20:.0f} MiB before {case.id}")
+    yield dev
+    release(dev)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of the step latencies."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def test_finetune(case, device, benchmark, run_options):
+    set_seed(case.seed)
+    with PeakMemory(device) as memory:
+        run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
+        before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}
+        result = train(
+            run.model, run.workload.batches(seed=case.seed, device=device),
+            method=run.method, cfg=run.cfg, settings=run.settings,
+            total_steps=run.workload.total_steps, device=device, label=case.id,
+        )
+        quality = run.workload.evaluate(run.model, device=device)
+        batch = run.workload.get_inference_batch(device)
+
+        @torch.inference_mode()
+        def infer():
+            run.model(**batch)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        run.model.eval()
+        benchmark.pedantic(infer, warmup_rounds=3, rounds=run.settings.inference_rounds, iterations=1)
+
+    if run.task.kind == "lm":
+        quality["perplexity_untrained"] = before["perplexity"]
+        quality["perplexity_ratio"] = quality["perplexity"] / before["perplexity"]
+    measured = quality[case.floor.metric]
+    passed = case.floor.passes(measured)
+    benchmark.extra_info.update(
+        case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
+        hardware=case.hardware, device_name=str(device), seed=case.seed, model=run.model_name,
+        status="passed" if passed else "failed_floor",
+        floor_metric=case.floor.metric, floor_value=case.floor.value, floor_passed=passed,
+        train_seconds=result.train_seconds, train_steps=result.steps,
+        step_seconds_p50=percentile(result.step_seconds, 50),
+        step_seconds_p90=percentile(result.step_seconds, 90),
+        loss_curve=result.loss_curve,
+        inference_batch_size=int(next(iter(batch.values())).shape[0]),
+        **quality, **memory.result, **get_footprint(run.model, run.method_name),
+        **run.method.stats(run.model, run.cfg),
+        config=dataclasses.asdict(run.cfg), settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol,
+    )
+    assert passed, f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value}"

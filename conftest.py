@@ -1,0 +1,89 @@
+"""Options, markers, machine facts and session fixtures for the benchmark suite."""
+
+import json
+
+import pytest
+
+from fixtures.hardware import probe
+from fixtures.provenance import get_git_commit, get_versions
+from fixtures.tasks import TASKS
+from methods import METHODS
+
+
+def pytest_addoption(parser):
+    """Options a user sets per run; every one is recorded in the results."""
+    group = parser.getgroup("peft-bench")
+    group.addoption("--model", action="append", default=[], metavar="TASK=NAME",
+                    help="model for a dataset, e.g. --model sst2=tiny-llama (repeatable)")
+    group.addoption("--seeds", default="0", metavar="N[,N...]",
+                    help="seeds to run every case with, e.g. --seeds 0,1,2 (default: 0)")
+    group.addoption("--set", action="append", default=[], dest="overrides", metavar="SCOPE.FIELD=VALUE",
+                    help="override a method Config field (lora.r=16) or a TrainSettings field "
+                         "(train.max_steps=50); values are JSON (repeatable)")
+
+
+def pytest_configure(config):
+    """Register one marker per method and dataset from the registries (no second list)."""
+    for name in METHODS:
+        config.addinivalue_line("markers", f"{name}: cases of method {name}")
+    for name in TASKS:
+        config.addinivalue_line("markers", f"{name}: cases on dataset {name}")
+
+
+def parse_pairs(values: list[str], option: str) -> dict:
+    """Parse KEY=VALUE options, failing with a usage error that shows the expected form."""
+    pairs = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key or not rest:
+            raise pytest.UsageError(f"{option} expects KEY=VALUE, got {value!r}")
+        pairs[key] = rest
+    return pairs
+
+
+def parse_overrides(values: list[str]) -> dict:
+    """--set SCOPE.FIELD=VALUE -> {scope: {field: value}}, values parsed as JSON when they are."""
+    scoped: dict = {}
+    for key, raw in parse_pairs(values, "--set").items():
+        scope, _, name = key.partition(".")
+        if scope not in (*METHODS, "train") or not name:
+            raise pytest.UsageError(
+                f"--set {key}: scope must be 'train' or a method ({', '.join(METHODS)}), as in lora.r=16"
+            )
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        scoped.setdefault(scope, {})[name] = value
+    return scoped
+
+
+@pytest.fixture(scope="session")
+def run_options(pytestconfig) -> dict:
+    """The command line's choices, parsed once: models per dataset and field overrides."""
+    models = parse_pairs(pytestconfig.getoption("model"), "--model")
+    unknown = set(models) - set(TASKS)
+    if unknown:
+        raise pytest.UsageError(f"--model: unknown dataset(s) {sorted(unknown)}; choose from {', '.join(TASKS)}")
+    return {"models": models, "overrides": parse_overrides(pytestconfig.getoption("overrides"))}
+
+
+@pytest.fixture(scope="session")
+def hardware():
+    """Probe the machine once per session (CUDA, GPU memory, driver, bitsandbytes)."""
+    return probe()
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """Record what pytest-benchmark does not: GPU, driver, library versions and the commit."""
+    hw = probe()
+    machine_info.update(
+        gpu=hw.gpu_name or "none",
+        gpu_gib=hw.gpu_gib,
+        gpu_count=hw.gpu_count,
+        nvidia_driver=hw.driver,
+        cpu_name=hw.cpu,
+        cpu_count=hw.cpu_count,
+        packages=get_versions(),
+        git_commit=get_git_commit(str(config.rootpath)),
+    )

@@ -1,0 +1,89 @@
+"""Pieces shared by the method modules: target modules per architecture and default hooks.
+
+A method module exposes ``Config`` and ``apply(model, cfg, *, task_type)``; it may
+also define ``penalty``, ``after_step``, ``make_optimizer`` and ``stats``. The
+defaults below are what the training loop uses when a module leaves one out.
+"""
+
+from dataclasses import fields
+
+import torch
+
+# Attention query/value projections per model family: the seed's LoRA targets.
+ATTENTION_QV = {
+    "bert": ("query", "value"),
+    "distilbert": ("q_lin", "v_lin"),
+    "llama": ("q_proj", "v_proj"),
+    "gpt2": ("c_attn",),
+}
+
+
+def get_target_modules(model: torch.nn.Module, explicit) -> list[str] | str:
+    """Explicit targets win ("all-linear" is peft's every-linear-layer-but-the-head); otherwise
+    the attention q/v projections of the model's family."""
+    if tuple(explicit) == ("all-linear",):
+        return "all-linear"
+    if explicit:
+        return list(explicit)
+    model_type = getattr(model.config, "model_type", None)
+    if model_type not in ATTENTION_QV:
+        raise ValueError(
+            f"no default target modules for model type {model_type!r}; "
+            f"supported: {', '.join(ATTENTION_QV)} (or set target_modules explicitly)"
+        )
+    return list(ATTENTION_QV[model_type])
+
+
+def check_positive(cfg, *names: str) -> None:
+    """Raise a ValueError naming the field, its value and the fix when a field is not > 0."""
+    for name in names:
+        value = getattr(cfg, name)
+        if not value > 0:
+            raise ValueError(f"{type(cfg).__module__}.Config.{name}={value!r}: must be > 0")
+
+
+def check_fraction(cfg, *names: str, upper_open: bool = True) -> None:
+    """Raise when a field is outside [0, 1) (or [0, 1] with upper_open=False)."""
+    for name in names:
+        value = getattr(cfg, name)
+        ok = 0.0 <= value < 1.0 if upper_open else 0.0 <= value <= 1.0
+        if not ok:
+            bound = "[0, 1)" if upper_open else "[0, 1]"
+            raise ValueError(f"{type(cfg).__module__}.Config.{name}={value!r}: must be in {bound}")
+
+
+def config_from_dict(config_cls, values: dict):
+    """Build a Config from a dict, rejecting unknown keys with the list of known ones."""
+    known = {f.name for f in fields(config_cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {sorted(unknown)} for {config_cls.__module__}; known: {sorted(known)}"
+        )
+    return config_cls(**values)
+
+
+def adamw(params, cfg, *, device: torch.device) -> torch.optim.Optimizer:
+    """Plain AdamW; fused on CUDA where every parameter is a floating CUDA tensor."""
+    params = list(params)
+    fused = device.type == "cuda" and all(p.is_cuda and p.is_floating_point() for p in params)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
+
+
+def no_penalty(model, cfg):
+    """Most methods add nothing to the loss."""
+    return None
+
+
+def no_after_step(model, cfg, *, step: int, total_steps: int) -> None:
+    """Most methods do nothing between optimizer steps."""
+
+
+def weight_sparsity(model: torch.nn.Module, cfg=None) -> dict:
+    """Fraction of exactly-zero values among the trainable weights (adapter weight sparsity)."""
+    zeros = total = 0
+    for p in model.parameters():
+        if p.requires_grad:
+            zeros += int((p.detach() == 0).sum())
+            total += p.numel()
+    return {"weight_sparsity": zeros / total if total else 0.0}
