@@ -109,6 +109,8 @@ def compare(current: list[Row], baseline: list[Row], *, thresholds: Thresholds) 
                                f"{statuses}", flag="regress" if was and not now else "")
         regressed = any(c.flag == "regress" for c in cells.values())
         rows.append(RegressionRow(key[0], key[1], cells, "regressed" if regressed else "ok"))
+    # Regressions first, then the rest, each in case order.
+    rows.sort(key=lambda r: (r.status != "regressed", r.case_id))
     columns = [Column(k, f"{h} (Δ)") for k, (h, _, _) in METRICS.items()] + [Column("status", "Status")]
     sources = sorted({r.source.path for r in baseline})
     return Regression(baseline=sources, thresholds=thresholds.describe(), columns=columns, rows=rows,
