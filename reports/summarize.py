@@ -8,6 +8,12 @@ from reports.model import Cell, Column, DatasetSection, Failure, MethodRow, Repo
 from reports.stats import mcnemar_test, summarize_values, welch_t_test
 
 REFERENCE_METHOD = "lora"
+SHORT_TESTS = {
+    "Welch's t-test": "Welch t",
+    "McNemar's exact test": "McNemar exact",
+    "McNemar's exact test (binomial)": "McNemar exact",
+    "McNemar's chi-square test (continuity-corrected)": "McNemar χ² (cc)",
+}
 # metric -> (label, unit, better, scale): accuracy is shown in percent (so a "point" is 1%).
 QUALITY = {
     "accuracy": ("Accuracy", "%", "high", 100.0),
@@ -78,7 +84,8 @@ def get_compare_text(rows: list[Row], ref: list[Row], metric: str) -> Cell:
         res = mcnemar_test(pa, pb, labels)
     else:
         return Cell("no test", note=f"{len(a)} vs {len(b)} measured seeds: Welch's t-test needs ≥2 on both sides")
-    return Cell(f"{fmt.get_p_value(res.p_value)} ({res.test})", res.p_value, note=res.detail,
+    return Cell(f"{fmt.get_p_value(res.p_value)} {SHORT_TESTS.get(res.test, res.test)}", res.p_value,
+                note=f"{res.test}: {res.detail}",
                 flag="sig" if res.p_value < 0.05 else "")
 
 
@@ -135,7 +142,7 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
 
 
 def mark_best(columns: list[Column], rows: list[MethodRow]) -> None:
-    """Mark the best value per column where at least two rows differ."""
+    """Mark the best value per column where at least two rows differ and most do not tie for it."""
     for col in columns:
         if col.better is None:
             continue
@@ -143,6 +150,8 @@ def mark_best(columns: list[Column], rows: list[MethodRow]) -> None:
         if len(set(values)) < 2:
             continue
         best = max(values) if col.better == "high" else min(values)
+        if 1 < values.count(best) > len(values) // 2:
+            continue  # most rows tie: a star on each would say nothing
         for r in rows:
             if r.cells[col.key].value == best:
                 r.cells[col.key].best = True
@@ -161,7 +170,7 @@ def get_notes(groups: dict, metric: str) -> list[str]:
         f"Quality is the {metric} on the held-out split{' in percent' if scale == 100 else ''}, mean ± half-width "
         "of the 95% t-interval over seeds. vs LoRA: Welch's t-test over seeds (≥2 each); with one seed per side "
         "on classification, McNemar's test on per-example predictions (exact binomial below 25 discordant "
-        "examples, else chi-square with continuity correction). ★ marks the best value per column.")
+        "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column.")
     return notes
 
 
