@@ -25,7 +25,9 @@ def get_svg(fig, name: str) -> str:
     """Serialize and close ``fig``; ids are salted per figure so several SVGs can share one page."""
     buf = io.StringIO()
     with plt.rc_context({"svg.hashsalt": name}):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+        # tight_layout costs one layout pass; bbox_inches="tight" would render the figure twice.
+        fig.tight_layout(pad=0.4)
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]

