@@ -9,7 +9,8 @@ Usage:
 With no RESULT, the newest run saved under .benchmarks/ is used. Several files
 (shards, machines, repeated runs) merge into one report. The pipeline is
 load(paths) -> list[Row], summarize(rows) -> ReportModel, render(model) -> str,
-then one self-contained HTML file and index.csv are written next to each other.
+then one self-contained HTML file is written, with the flat per-run table as CSV beside it
+(same name, .csv: reports/out/index.csv by default).
 
 Exit status: 0 on success, 1 when --fail-on-regression finds regressions,
 2 for unusable input (missing, empty, truncated or not pytest-benchmark JSON).
@@ -56,7 +57,7 @@ def write_csv(model: ReportModel, path: Path) -> None:
 
 def build(paths: list, output: Path, *, baseline: list[Row] | None = None,
           thresholds: Thresholds = Thresholds()) -> ReportModel:
-    """Load, summarize, render and write ``output`` and ``index.csv`` beside it."""
+    """Load, summarize, render and write ``output`` and the same-named .csv beside it."""
     rows = load(paths)
     model = summarize(rows)
     if baseline is not None:
@@ -64,7 +65,7 @@ def build(paths: list, output: Path, *, baseline: list[Row] | None = None,
     html = render(model)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")
-    write_csv(model, output.with_name("index.csv"))
+    write_csv(model, output.with_suffix(".csv"))
     return model
 
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except ReportInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {args.output} and {args.output.with_name('index.csv')} "
+    print(f"wrote {args.output} and {args.output.with_suffix('.csv')} "
           f"({model.n_runs} runs, {len(model.failures)} not passed)")
     if model.regression is not None:
         print(f"regression check: {model.regression.n_regressed} of {len(model.regression.rows)} cases regressed")

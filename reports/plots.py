@@ -18,6 +18,8 @@ from reports.load import Row  # noqa: E402
 from reports.model import Plot  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors
+# Legends sit right of the axes so they never hide points or curves.
+LEGEND = {"fontsize": 7, "frameon": False, "loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
 RC = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
 
 
@@ -66,31 +68,30 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
     if not points:
         return None
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(4.6, 3.2))
+        fig, ax = plt.subplots(figsize=(5.6, 3.2))
         for lab, x, y, spread, color in points:
             ax.errorbar([x], [y], yerr=[spread] if spread else None, fmt="o", color=color, label=lab, capsize=3)
         front = get_pareto([(p[1], p[2]) for p in points], higher_is_better=better == "high")
-        if len(front) > 1:
-            ax.plot(*zip(*front), "--", color="0.4", linewidth=1,
-                    label="Pareto frontier")
+        ax.plot(*zip(*front), "--" if len(front) > 1 else "none", color="0.4", linewidth=1, marker="o",
+                markersize=11, markerfacecolor="none", label="Pareto frontier")
         if logx and all(p[1] > 0 for p in points):
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.get_count(v)))
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{label}{f' ({unit})' if unit else ''}" + (" ↑" if better == "high" else " ↓"))
-        ax.legend(fontsize=7, frameon=False)
+        ax.legend(**LEGEND)
         ax.grid(alpha=0.3)
         svg = get_svg(fig, name)
     return Plot(title=f"{label} vs {xlabel}", svg=svg,
-                caption="Mean over seeds; error bar: ± half the range over seeds. Dashed: Pareto frontier "
-                        "(no other method is both cheaper and better).")
+                caption="Mean over seeds; error bar: ± half the range over seeds. Ringed and dashed: the Pareto "
+                        "frontier (no other method is both cheaper and better).")
 
 
 def make_loss_curves(groups: list[list[Row]], *, name: str) -> Plot | None:
     multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(4.6, 3.2))
+        fig, ax = plt.subplots(figsize=(5.6, 3.2))
         drawn = False
         for i, rows in enumerate(groups):
             color = COLORS[i % len(COLORS)]
@@ -105,7 +106,7 @@ def make_loss_curves(groups: list[list[Row]], *, name: str) -> Plot | None:
             return None
         ax.set_xlabel("Training step")
         ax.set_ylabel("Training loss")
-        ax.legend(fontsize=7, frameon=False)
+        ax.legend(**LEGEND)
         ax.grid(alpha=0.3)
         svg = get_svg(fig, name)
     return Plot(title="Training loss", svg=svg, caption="One line per seed, coloured by method.")
@@ -133,7 +134,7 @@ def make_layer_sparsity(groups: list[list[Row]], *, name: str) -> Plot | None:
             ax.bar(xs, [values.get(k, 0.0) * 100 for k in layers], width, label=lab, color=COLORS[i % len(COLORS)])
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(layers))], layers, rotation=60, ha="right", fontsize=7)
         ax.set_ylabel("Compute sparsity (% FLOPs skipped)")
-        ax.legend(fontsize=7, frameon=False)
+        ax.legend(**LEGEND)
         svg = get_svg(fig, name)
     return Plot(title="Compute sparsity per layer", svg=svg,
                 caption="Fraction of the base model's FLOPs skipped in each layer (not weight zeros).")

@@ -117,3 +117,23 @@ def test_regression_flags_quality_and_latency():
     lenient = compare(current, baseline, thresholds=Thresholds(quality_drop_pts=20, time_rise_pct=200))
     assert lenient.n_regressed == 0
     assert compare(current, current, thresholds=Thresholds()).n_regressed == 0
+
+
+def test_model_and_hardware_columns_appear_only_when_they_vary():
+    import dataclasses
+
+    rows = [r for r in load([DATA / "run_multi_seed.json"]) if r.dataset == "sst2"]
+    other = [dataclasses.replace(r, model="tiny-llama") for r in rows if r.method in ("lora", "hira")]
+    sst2 = get_section(summarize(rows + other, with_plots=False), "sst2")
+    assert sst2.show_model and not sst2.show_hardware
+    assert len(sst2.rows) == 7
+    hira_llama = next(r for r in sst2.rows if (r.method, r.model) == ("hira", "tiny-llama"))
+    assert hira_llama.cells["vs_ref"].note.startswith("Welch's t-test")  # compared with LoRA on the same model
+
+
+def test_pareto_frontier():
+    from reports.plots import get_pareto
+
+    points = [(1, 50), (2, 60), (3, 55), (4, 90), (4, 80), (5, 85)]
+    assert get_pareto(points, higher_is_better=True) == [(1, 50), (2, 60), (4, 90)]
+    assert get_pareto([(1, 30), (2, 20), (3, 25)], higher_is_better=False) == [(1, 30), (2, 20)]
