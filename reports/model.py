@@ -97,6 +97,7 @@ class DatasetSection:
         notes: plain-language remarks (single seed, tests used).
         plots: figures.
         protocol: (key, value) pairs of the evaluation protocol.
+        context: what all rows share (model, hardware, tier), as one line.
     """
 
     name: str
@@ -107,6 +108,7 @@ class DatasetSection:
     notes: list = field(default_factory=list)
     plots: list = field(default_factory=list)
     protocol: list = field(default_factory=list)
+    context: str = ""
 
 
 @dataclass

@@ -165,6 +165,10 @@ def get_notes(groups: dict, metric: str) -> list[str]:
                      "measurement. Run with --seeds 0,1,2 for intervals.")
     elif 1 in n_seeds:
         notes.append("Some methods ran with one seed: those show a single value, and no confidence interval exists.")
+    repeats = sum(len(rows) - len({r.seed for r in rows}) for rows in groups.values())
+    if repeats:
+        notes.append(f"{repeats} run(s) repeat a seed already present (merged repeated runs); each run counts "
+                     "as one sample in the mean and interval.")
     scale = QUALITY[metric][3]
     notes.append(
         f"Quality is the {metric} on the held-out split{' in percent' if scale == 100 else ''}, mean ± half-width "
@@ -206,6 +210,8 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         show_model=len({g[2] for g in groups}) > 1,
         show_hardware=len({(g[3], g[4]) for g in groups}) > 1,
         notes=get_notes(groups, metric), protocol=get_protocol(rows),
+        context=" · ".join(f"{label}: {', '.join(sorted({g[i] for g in groups}))}"
+                           for label, i in (("model", 2), ("hardware", 3), ("tier", 4))),
     )
     if with_plots:
         section.plots = plots.make_dataset_plots([groups[g] for g in ordered], metric=metric,

@@ -95,3 +95,23 @@ def test_cli_missing_file_and_no_saved_runs(tmp_path, capsys):
     assert main([str(tmp_path / "nope.json")]) == 2
     assert main(["--root", str(tmp_path), "-o", str(tmp_path / "x.html")]) == 2
     assert "none saved" in capsys.readouterr().err
+
+
+def test_sparse_results_still_render(tmp_path):
+    """Older files and non-measured statuses: only identity keys, no metrics, curves or memory."""
+    import json
+
+    benches = [
+        {"name": f"test_finetune[{m}-wikitext2-tiny-gpu-seed0]", "stats": {},
+         "extra_info": {"case_id": f"{m}-wikitext2-tiny-gpu-seed0", "method": m, "dataset": "wikitext2",
+                        "tier": "tiny", "hardware": "gpu", "seed": 0, "model": "tiny-llama", "status": status,
+                        "loss_curve": [[0, float("nan")], [10, None]]}}
+        for m, status in (("lora", "timeout"), ("hira", "diverged"), ("full_ft", "skipped"))
+    ]
+    benches.append({"name": "test_finetune[legacy]", "stats": {"median": 0.01}})
+    path = tmp_path / "sparse.json"
+    path.write_text(json.dumps({"machine_info": {"node": "old"}, "benchmarks": benches}))
+    page = render(summarize(load([path])))
+    for status in ("timeout", "diverged", "skipped"):
+        assert f">{status}<" in page
+    assert "no measured value" in page

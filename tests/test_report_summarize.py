@@ -137,3 +137,10 @@ def test_pareto_frontier():
     points = [(1, 50), (2, 60), (3, 55), (4, 90), (4, 80), (5, 85)]
     assert get_pareto(points, higher_is_better=True) == [(1, 50), (2, 60), (4, 90)]
     assert get_pareto([(1, 30), (2, 20), (3, 25)], higher_is_better=False) == [(1, 30), (2, 20)]
+
+
+def test_repeated_runs_merge_and_are_said_to():
+    model = summarize(load([DATA / "run_multi_seed.json", DATA / "run_multi_seed.json"]), with_plots=False)
+    sst2 = get_section(model, "sst2")
+    assert get_row(sst2, "lora").seeds == "0, 1, 2"
+    assert any("repeat a seed" in n for n in sst2.notes)
