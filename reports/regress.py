@@ -50,7 +50,7 @@ def get_mean(rows: list[Row], get) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def compare_quality(new: list[Row], old: list[Row], th: Thresholds) -> Cell:
+def get_quality_change(new: list[Row], old: list[Row], th: Thresholds) -> Cell:
     """Accuracy in points (higher is better), else perplexity in percent (lower is better)."""
     for metric in ("accuracy", "perplexity"):
         a = get_mean([r for r in new if r.measured], lambda r, m=metric: r.extra.get(m))
@@ -69,7 +69,7 @@ def compare_quality(new: list[Row], old: list[Row], th: Thresholds) -> Cell:
     return Cell(fmt.DASH, note="no quality measured on one side")
 
 
-def compare_cost(new: list[Row], old: list[Row], get, limit_pct: float) -> Cell:
+def get_cost_change(new: list[Row], old: list[Row], get, *, limit_pct: float) -> Cell:
     a, b = get_mean(new, get), get_mean(old, get)
     change = fmt.get_change(a, b)
     if change is None:
@@ -98,10 +98,10 @@ def compare(current: list[Row], baseline: list[Row], *, thresholds: Thresholds) 
         if key not in new:
             rows.append(RegressionRow(key[0], key[1], {}, "missing"))
             continue
-        cells = {"quality": compare_quality(new[key], old[key], thresholds)}
+        cells = {"quality": get_quality_change(new[key], old[key], thresholds)}
         for name, (_, get, kind) in METRICS.items():
             if get is not None:
-                cells[name] = compare_cost(new[key], old[key], get, limits[kind])
+                cells[name] = get_cost_change(new[key], old[key], get, limit_pct=limits[kind])
         was = all(r.status == "passed" for r in old[key])
         now = all(r.status == "passed" for r in new[key])
         statuses = "/".join(sorted({r.status for r in new[key]}))
