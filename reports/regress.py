@@ -26,7 +26,7 @@ class Thresholds:
 
     def describe(self) -> list[str]:
         return [
-            f"accuracy: drop of more than {self.quality_drop_pts:g} points",
+            f"accuracy: drop of more than {self.quality_drop_pts:g} percentage point(s)",
             f"perplexity: rise of more than {self.perplexity_rise_pct:g}%",
             f"train time, step latency p50, inference latency median: rise of more than {self.time_rise_pct:g}%",
             f"peak GPU memory, peak CPU RSS: rise of more than {self.memory_rise_pct:g}%",

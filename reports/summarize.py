@@ -72,13 +72,14 @@ def make_params_cell(rows: list[Row]) -> Cell:
 
 def get_compare_text(rows: list[Row], ref: list[Row], metric: str) -> Cell:
     """Significance of this group's quality against the reference (LoRA) group."""
-    a = [r.extra[metric] for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
-    b = [r.extra[metric] for r in ref if r.measured and fmt.is_num(r.extra.get(metric))]
+    ours = [r for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
+    theirs = [r for r in ref if r.measured and fmt.is_num(r.extra.get(metric))]
+    a, b = [r.extra[metric] for r in ours], [r.extra[metric] for r in theirs]
     if len(a) >= 2 and len(b) >= 2:
         res = welch_t_test(a, b)
     elif len(a) == 1 and len(b) == 1:
-        pa, pb = rows[0].extra.get("predictions"), ref[0].extra.get("predictions")
-        labels, ref_labels = rows[0].extra.get("labels"), ref[0].extra.get("labels")
+        pa, pb = ours[0].extra.get("predictions"), theirs[0].extra.get("predictions")
+        labels, ref_labels = ours[0].extra.get("labels"), theirs[0].extra.get("labels")
         if not (pa and pb and labels and labels == ref_labels and len(pa) == len(pb) == len(labels)):
             return Cell("no test", note="1 seed each and no paired per-example predictions")
         res = mcnemar_test(pa, pb, labels)
