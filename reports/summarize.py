@@ -70,7 +70,7 @@ def make_params_cell(rows: list[Row]) -> Cell:
     return Cell(text, count, note=f"of {fmt.get_count(total)} total" if fmt.is_num(total) else "")
 
 
-def get_compare_text(rows: list[Row], ref: list[Row], metric: str) -> Cell:
+def make_compare_cell(rows: list[Row], ref: list[Row], metric: str) -> Cell:
     """Significance of this group's quality against the reference (LoRA) group."""
     ours = [r for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
     theirs = [r for r in ref if r.measured and fmt.is_num(r.extra.get(metric))]
@@ -90,7 +90,7 @@ def get_compare_text(rows: list[Row], ref: list[Row], metric: str) -> Cell:
                 flag="sig" if res.p_value < 0.05 else "")
 
 
-def get_columns(metric: str, groups: dict) -> list[Column]:
+def get_columns(metric: str) -> list[Column]:
     label, unit, better, _ = QUALITY[metric]
     cols = [
         Column("quality", f"{label}{f' ({unit})' if unit else ''} ± 95% CI", better),
@@ -120,7 +120,7 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
     elif ref is rows:
         vs = Cell("reference")
     else:
-        vs = get_compare_text(rows, ref, metric)
+        vs = make_compare_cell(rows, ref, metric)
     cells = {
         "quality": make_quality_cell(rows, metric),
         "floor": make_floor_cell(rows),
@@ -197,7 +197,7 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
     for r in rows:
         groups[r.group].append(r)
     refs = {g[2:]: members for g, members in groups.items() if g[1] == REFERENCE_METHOD}
-    columns = get_columns(metric, groups)
+    columns = get_columns(metric)
     ordered = sorted(groups, key=lambda g: (g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4]))
     method_rows = [make_method_row(groups[g], refs.get(g[2:]), metric) for g in ordered]
     mark_best(columns, method_rows)
