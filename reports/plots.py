@@ -11,7 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from reports import fmt  # noqa: E402
 from reports.load import Row  # noqa: E402
@@ -76,6 +76,8 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
                 markersize=11, markerfacecolor="none", label="Pareto frontier")
         if logx and all(p[1] > 0 for p in points):
             ax.set_xscale("log")
+            # 1-2-5 ticks: parameter counts often span less than a decade
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.get_count(v)))
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
