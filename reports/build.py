@@ -70,7 +70,8 @@ def build(paths: list, output: Path, *, baseline: list[Row] | None = None,
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m reports", description="Render pytest-benchmark JSON as one HTML report.")
+    p = argparse.ArgumentParser(prog="python -m reports",
+                                description="Render pytest-benchmark JSON as one HTML report.")
     p.add_argument("results", nargs="*", help="pytest-benchmark JSON files (default: newest under .benchmarks/)")
     p.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"HTML file (default: {DEFAULT_OUTPUT})")
     p.add_argument("--root", default=".", help="where .benchmarks/ lives (default: current directory)")

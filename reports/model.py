@@ -98,6 +98,7 @@ class DatasetSection:
         plots: figures.
         protocol: (key, value) pairs of the evaluation protocol.
         context: what all rows share (model, hardware, tier), as one line.
+        configs: (method, model, method config JSON, train settings JSON) per distinct combination.
     """
 
     name: str
@@ -109,6 +110,7 @@ class DatasetSection:
     plots: list = field(default_factory=list)
     protocol: list = field(default_factory=list)
     context: str = ""
+    configs: list = field(default_factory=list)
 
 
 @dataclass

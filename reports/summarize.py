@@ -1,5 +1,6 @@
 """Rows -> ReportModel: per-dataset summaries with seed statistics, tests against LoRA, and plots."""
 
+import json
 from collections import defaultdict
 
 from reports import fmt, plots, provenance
@@ -59,7 +60,8 @@ def make_floor_cell(rows: list[Row]) -> Cell:
     if floor is not None:
         cmp = "≥" if floor.extra["floor_metric"] == "accuracy" else "≤"
         note = f"floor {floor.extra['floor_metric']} {cmp} {floor.extra.get('floor_value')}; {note}"
-    return Cell(f"{passed}/{len(rows)} pass", passed / len(rows), note=note, flag="ok" if passed == len(rows) else "fail")
+    flag = "ok" if passed == len(rows) else "fail"
+    return Cell(f"{passed}/{len(rows)} pass", passed / len(rows), note=note, flag=flag)
 
 
 def make_params_cell(rows: list[Row]) -> Cell:
@@ -191,6 +193,17 @@ def get_protocol(rows: list[Row]) -> list[tuple[str, str]]:
     return [(k, " | ".join(sorted(v))) for k, v in sorted(values.items())]
 
 
+def get_configs(groups: list[list[Row]]) -> list[tuple[str, str, str, str]]:
+    """Each group's method config and train settings as compact JSON; seeds that differ are listed apart."""
+    seen = {}
+    for rows in groups:
+        for r in rows:
+            dumped = (json.dumps(r.extra.get(k) or {}, sort_keys=True) for k in ("config", "settings"))
+            key = (r.method, r.model, *dumped)
+            seen.setdefault(key, None)
+    return list(seen)
+
+
 def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSection:
     metric = get_quality_metric(rows)
     groups: dict = defaultdict(list)
@@ -213,6 +226,7 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         notes=get_notes(groups, metric), protocol=get_protocol(rows),
         context=" · ".join(f"{label}: {', '.join(sorted({g[i] for g in groups}))}"
                            for label, i in (("model", 2), ("hardware", 3), ("tier", 4))),
+        configs=get_configs([groups[g] for g in ordered]),
     )
     if with_plots:
         section.plots = plots.make_dataset_plots([groups[g] for g in ordered], metric=metric,

@@ -144,3 +144,8 @@ def test_repeated_runs_merge_and_are_said_to():
     sst2 = get_section(model, "sst2")
     assert get_row(sst2, "lora").seeds == "0, 1, 2"
     assert any("repeat a seed" in n for n in sst2.notes)
+
+
+def test_method_configs_are_listed(multi):
+    configs = get_section(multi, "sst2").configs
+    assert ("lora", "tiny-bert", '{"lr": 0.005, "r": 8}', '{"batch_size": 32, "epochs": 3}') in configs
