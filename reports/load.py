@@ -1,0 +1,176 @@
+"""Read pytest-benchmark JSON files into flat rows (one per benchmarked case and seed).
+
+Only ``json`` is needed: the report never imports the benchmark code (STYLE #1).
+Older files and other statuses lack keys; every field but the identity is optional.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Statuses that still carry a measured quality (a missed floor is a result, not an absence).
+MEASURED_STATUSES = ("passed", "failed_floor")
+RUN_ID = re.compile(r"^\d{4}$")
+
+
+class ReportInputError(Exception):
+    """An input file is missing, empty, truncated, or not pytest-benchmark output."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file's provenance.
+
+    Args:
+        path: the file as given.
+        machine_info: pytest-benchmark's machine_info plus the suite's additions.
+        commit_info: pytest-benchmark's commit_info.
+        datetime: when the run was saved (ISO text).
+        version: pytest-benchmark's version.
+        n_benchmarks: number of benchmarks in the file.
+    """
+
+    path: str
+    machine_info: dict
+    commit_info: dict
+    datetime: str
+    version: str
+    n_benchmarks: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """One benchmark (one case at one seed), flattened.
+
+    Args:
+        case_id: e.g. "lora-sst2-tiny-cpu-seed0" (the test name when extra_info lacks it).
+        method, dataset, tier, hardware, model: the case's identity ("?" where unknown).
+        seed: the seed (None where unknown).
+        status: "passed", "failed_floor", "oom", "diverged", "timeout", "skipped" or "unknown".
+        latency: pytest-benchmark's inference latency stats (seconds).
+        extra: the benchmark's extra_info, untouched.
+        source: the file it came from.
+    """
+
+    case_id: str
+    method: str
+    dataset: str
+    tier: str
+    hardware: str
+    model: str
+    seed: int | None
+    status: str
+    latency: dict
+    extra: dict = field(repr=False)
+    source: Source = field(repr=False)
+
+    def get(self, key: str, default=None):
+        """An extra_info value, or ``default`` when absent or null."""
+        value = self.extra.get(key)
+        return default if value is None else value
+
+    @property
+    def group(self) -> tuple:
+        """What seeds are aggregated over: same method, dataset, model, hardware and tier."""
+        return (self.dataset, self.method, self.model, self.hardware, self.tier)
+
+    @property
+    def peak_gpu(self):
+        """Peak GPU memory: torch's allocated peak, else reserved, else NVML's process figure."""
+        for key in ("peak_gpu_allocated_bytes", "peak_gpu_reserved_bytes", "peak_gpu_nvml_bytes"):
+            value = self.extra.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return value
+        return None
+
+    @property
+    def measured(self) -> bool:
+        return self.status in MEASURED_STATUSES
+
+
+def get_default_input(root: str | Path = ".") -> Path:
+    """The newest saved run under ``root/.benchmarks`` (by modification time)."""
+    files = sorted(Path(root, ".benchmarks").glob("*/*.json"), key=lambda p: p.stat().st_mtime)
+    if not files:
+        raise ReportInputError(
+            f"no results given and none saved under {Path(root, '.benchmarks')}; run "
+            "`pytest bench -m smoke --benchmark-autosave` or pass RESULT.json"
+        )
+    return files[-1]
+
+
+def resolve_run(ref: str, root: str | Path = ".") -> Path:
+    """A path, or a saved run id like ``0001`` looked up under ``root/.benchmarks``."""
+    if RUN_ID.match(ref) and not Path(ref).exists():
+        found = sorted(Path(root, ".benchmarks").glob(f"*/{ref}_*.json"))
+        if not found:
+            raise ReportInputError(f"no saved run {ref} under {Path(root, '.benchmarks')} (expected {ref}_*.json)")
+        if len(found) > 1:
+            raise ReportInputError(f"run id {ref} is ambiguous: {', '.join(map(str, found))}; pass the path")
+        return found[0]
+    return Path(ref)
+
+
+def read_json(path: Path) -> dict:
+    """The parsed file, or a ReportInputError saying what is wrong with it."""
+    if not path.is_file():
+        raise ReportInputError(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        raise ReportInputError(f"{path}: file is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportInputError(f"{path}: not valid JSON (truncated?) at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list) or "machine_info" not in data:
+        raise ReportInputError(
+            f"{path}: not a pytest-benchmark result (expected top-level 'machine_info' and a 'benchmarks' list)"
+        )
+    return data
+
+
+def make_row(bench: dict, source: Source) -> Row:
+    """Flatten one benchmark entry."""
+    extra = bench.get("extra_info") or {}
+    name = bench.get("name", "?")
+    case_id = extra.get("case_id") or re.sub(r"^.*\[(.*)\]$", r"\1", name)
+    seed = extra.get("seed")
+    return Row(
+        case_id=str(case_id),
+        method=str(extra.get("method", "?")),
+        dataset=str(extra.get("dataset", "?")),
+        tier=str(extra.get("tier", "?")),
+        hardware=str(extra.get("hardware", "?")),
+        model=str(extra.get("model", "?")),
+        seed=int(seed) if isinstance(seed, (int, float)) else None,
+        status=str(extra.get("status", "unknown")),
+        latency=bench.get("stats") or {},
+        extra=extra,
+        source=source,
+    )
+
+
+def load_file(path: str | Path) -> list[Row]:
+    """Rows of one file."""
+    path = Path(path)
+    data = read_json(path)
+    source = Source(
+        path=str(path),
+        machine_info=data.get("machine_info") or {},
+        commit_info=data.get("commit_info") or {},
+        datetime=str(data.get("datetime", "")),
+        version=str(data.get("version", "")),
+        n_benchmarks=len(data["benchmarks"]),
+    )
+    return [make_row(b, source) for b in data["benchmarks"] if isinstance(b, dict)]
+
+
+def load(paths: list[str | Path]) -> list[Row]:
+    """Rows of every file, merged (shards, machines and repeated runs become one list)."""
+    if not paths:
+        raise ReportInputError("no input files")
+    rows = [row for p in paths for row in load_file(p)]
+    if not rows:
+        raise ReportInputError(f"no benchmarks in {', '.join(map(str, paths))} (did every case skip or error?)")
+    return rows

@@ -1,0 +1,187 @@
+"""Figures as inline SVG strings (matplotlib, Agg backend; no JavaScript, no external assets).
+
+Output is deterministic for the same input: a fixed per-figure hash salt, no date metadata,
+and text kept as escaped <text> elements (comments, which would echo labels verbatim, are stripped).
+"""
+
+import io
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from reports import fmt  # noqa: E402
+from reports.load import Row  # noqa: E402
+from reports.model import Plot  # noqa: E402
+
+COLORS = plt.get_cmap("tab10").colors
+# Legends sit right of the axes so they never hide points or curves.
+LEGEND = {"fontsize": 7, "frameon": False, "loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+RC = {"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
+
+
+def get_svg(fig, name: str) -> str:
+    """Serialize and close ``fig``; ids are salted per figure so several SVGs can share one page."""
+    buf = io.StringIO()
+    with plt.rc_context({"svg.hashsalt": name}):
+        # tight_layout costs one layout pass; bbox_inches="tight" would render the figure twice.
+        fig.tight_layout(pad=0.4)
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    return re.sub(r"<!--.*?-->", "", svg, flags=re.S)
+
+
+def get_pareto(points: list[tuple[float, float]], *, higher_is_better: bool) -> list[tuple[float, float]]:
+    """The non-dominated points (lower cost x, better quality y), sorted by cost."""
+    frontier = []
+    best = None
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1] if higher_is_better else p[1])):
+        if best is None or (y > best if higher_is_better else y < best):
+            frontier.append((x, y))
+            best = y
+    return frontier
+
+
+def get_label(rows: list[Row], multi: bool) -> str:
+    r = rows[0]
+    return f"{r.method} ({r.model}, {r.hardware})" if multi else r.method
+
+
+def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, quality: tuple,
+                  name: str, logx: bool = False) -> Plot | None:
+    """Quality against one cost per method group (mean over seeds, CI as error bar), frontier drawn."""
+    label, unit, better, scale = quality
+    multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
+    points = []
+    for i, rows in enumerate(groups):
+        ys = [r.extra[metric] * scale for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
+        xs = [cost(r) for r in rows if fmt.is_num(cost(r))]
+        if ys and xs:
+            y = sum(ys) / len(ys)
+            spread = (max(ys) - min(ys)) / 2 if len(ys) > 1 else 0.0
+            points.append((get_label(rows, multi), sum(xs) / len(xs), y, spread, COLORS[i % len(COLORS)]))
+    if not points:
+        return None
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(5.6, 3.2))
+        for lab, x, y, spread, color in points:
+            ax.errorbar([x], [y], yerr=[spread] if spread else None, fmt="o", color=color, label=lab, capsize=3)
+        front = get_pareto([(p[1], p[2]) for p in points], higher_is_better=better == "high")
+        ax.plot(*zip(*front), "--" if len(front) > 1 else "none", color="0.4", linewidth=1, marker="o",
+                markersize=11, markerfacecolor="none", label="Pareto frontier")
+        if logx and all(p[1] > 0 for p in points):
+            ax.set_xscale("log")
+            # 1-2-5 ticks: parameter counts often span less than a decade
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.get_count(v)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"{label}{f' ({unit})' if unit else ''}" + (" ↑" if better == "high" else " ↓"))
+        ax.legend(**LEGEND)
+        ax.grid(alpha=0.3)
+        svg = get_svg(fig, name)
+    return Plot(title=f"{label} vs {xlabel}", svg=svg,
+                caption="Mean over seeds; error bar: ± half the range over seeds. Ringed and dashed: the Pareto "
+                        "frontier (no other method is both cheaper and better).")
+
+
+def make_loss_curves(groups: list[list[Row]], *, name: str) -> Plot | None:
+    multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(5.6, 3.2))
+        drawn = False
+        for i, rows in enumerate(groups):
+            color = COLORS[i % len(COLORS)]
+            for j, r in enumerate(sorted(rows, key=lambda r: (r.seed is None, r.seed))):
+                curve = [p for p in (r.extra.get("loss_curve") or []) if len(p) == 2 and all(map(fmt.is_num, p))]
+                if curve:
+                    ax.plot(*zip(*curve), color=color, linewidth=1.2, alpha=0.85,
+                            label=get_label(rows, multi) if j == 0 else None)
+                    drawn = True
+        if not drawn:
+            plt.close(fig)
+            return None
+        ax.set_xlabel("Training step")
+        ax.set_ylabel("Training loss")
+        ax.legend(**LEGEND)
+        ax.grid(alpha=0.3)
+        svg = get_svg(fig, name)
+    return Plot(title="Training loss", svg=svg, caption="One line per seed, coloured by method.")
+
+
+def make_layer_sparsity(groups: list[list[Row]], *, name: str) -> Plot | None:
+    """Per-layer compute sparsity (mean over seeds) for methods that record it."""
+    multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
+    series = {}
+    for rows in groups:
+        per = [r.extra.get("compute_sparsity_per_layer") for r in rows]
+        per = [p for p in per if isinstance(p, dict) and p]
+        if per:
+            layers = list(per[0])
+            series[get_label(rows, multi)] = {
+                k: sum(p.get(k, 0.0) for p in per) / len(per) for k in layers}
+    if not series:
+        return None
+    layers = list(dict.fromkeys(k for s in series.values() for k in s))
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(max(4.6, 0.35 * len(layers) * len(series)), 3.2))
+        width = 0.8 / len(series)
+        for i, (lab, values) in enumerate(series.items()):
+            xs = [j + i * width for j in range(len(layers))]
+            ax.bar(xs, [values.get(k, 0.0) * 100 for k in layers], width, label=lab, color=COLORS[i % len(COLORS)])
+        ax.set_xticks([j + 0.4 - width / 2 for j in range(len(layers))], layers, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("Compute sparsity (% FLOPs skipped)")
+        ax.legend(**LEGEND)
+        svg = get_svg(fig, name)
+    return Plot(title="Compute sparsity per layer", svg=svg,
+                caption="Fraction of the base model's FLOPs skipped in each layer (not weight zeros).")
+
+
+def make_memory_bars(groups: list[list[Row]], *, name: str) -> Plot | None:
+    def mean(rows, get):
+        vals = [v for v in map(get, rows) if fmt.is_num(v)]
+        return sum(vals) / len(vals) / 2**20 if vals else 0.0
+
+    multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
+    labels = [get_label(rows, multi) for rows in groups]
+    gpu = [mean(rows, lambda r: r.peak_gpu) for rows in groups]
+    rss = [mean(rows, lambda r: r.extra.get("peak_cpu_rss_bytes")) for rows in groups]
+    if not any(gpu) and not any(rss):
+        return None
+    bars = [(v, lab) for v, lab in ((gpu, "Peak GPU memory"), (rss, "Peak CPU RSS")) if any(v)]
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(4.6, 0.5 + 0.45 * len(labels) * len(bars)))
+        height = 0.8 / len(bars)
+        for i, (values, lab) in enumerate(bars):
+            ax.barh([j + i * height for j in range(len(labels))], values, height, label=lab, color=COLORS[i])
+        ax.set_yticks([j + height * (len(bars) - 1) / 2 for j in range(len(labels))], labels)
+        ax.invert_yaxis()
+        ax.set_xlabel("MiB")
+        ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        svg = get_svg(fig, name)
+    return Plot(title="Peak memory", svg=svg, caption="Mean over seeds. CPU RSS is the whole process's.")
+
+
+def make_dataset_plots(groups: list[list[Row]], *, metric: str, quality: tuple) -> list[Plot]:
+    """All figures for one dataset, in display order; figures without data are left out."""
+    ds = groups[0][0].dataset
+    has_gpu = all(fmt.is_num(r.peak_gpu) for rows in groups for r in rows)
+    memory = (lambda r: r.peak_gpu) if has_gpu else (lambda r: r.extra.get("peak_cpu_rss_bytes"))
+    mem_label = "Peak GPU memory (MiB)" if has_gpu else "Peak CPU RSS (MiB)"
+    plots = [
+        make_tradeoff(groups, cost=lambda r: r.extra.get("trainable_params"), xlabel="Trainable parameters",
+                      metric=metric, quality=quality, name=f"{ds}-params", logx=True),
+        make_tradeoff(groups, cost=lambda r: r.extra.get("train_seconds"), xlabel="Train time (s)",
+                      metric=metric, quality=quality, name=f"{ds}-time"),
+        make_tradeoff(groups, cost=lambda r: (m / 2**20 if fmt.is_num(m := memory(r)) else None), xlabel=mem_label,
+                      metric=metric, quality=quality, name=f"{ds}-memory"),
+        make_loss_curves(groups, name=f"{ds}-loss"),
+        make_layer_sparsity(groups, name=f"{ds}-layers"),
+        make_memory_bars(groups, name=f"{ds}-membars"),
+    ]
+    return [p for p in plots if p is not None]

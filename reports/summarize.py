@@ -1,0 +1,270 @@
+"""Rows -> ReportModel: per-dataset summaries with seed statistics, tests against LoRA, and plots."""
+
+import json
+from collections import defaultdict
+
+from reports import fmt, plots, provenance
+from reports.load import Row
+from reports.model import Cell, Column, DatasetSection, Failure, MethodRow, ReportModel
+from reports.stats import mcnemar_test, summarize_values, welch_t_test
+
+REFERENCE_METHOD = "lora"
+SHORT_TESTS = {
+    "Welch's t-test": "Welch t",
+    "McNemar's exact test": "McNemar exact",
+    "McNemar's exact test (binomial)": "McNemar exact",
+    "McNemar's chi-square test (continuity-corrected)": "McNemar χ² (cc)",
+}
+# metric -> (label, unit, better, scale): accuracy is shown in percent (so a "point" is 1%).
+QUALITY = {
+    "accuracy": ("Accuracy", "%", "high", 100.0),
+    "perplexity": ("Perplexity", "", "low", 1.0),
+    "perplexity_ratio": ("Perplexity ratio", "trained/untrained", "low", 1.0),
+}
+
+
+def get_quality_metric(rows: list[Row]) -> str:
+    """The dataset's headline metric: accuracy for classification, perplexity for LM."""
+    for metric in QUALITY:
+        if any(fmt.is_num(r.extra.get(metric)) for r in rows):
+            return metric
+    return "accuracy"
+
+
+def get_mean(rows: list[Row], get) -> float | None:
+    s = summarize_values([v for v in map(get, rows) if fmt.is_num(v)])
+    return None if s is None else s.mean
+
+
+def make_quality_cell(rows: list[Row], metric: str) -> Cell:
+    """Mean ± 95% CI half-width over seeds, or the single value with a plain "no interval" note."""
+    scale = QUALITY[metric][3]
+    values = [r.extra.get(metric) for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
+    s = summarize_values([v * scale for v in values])
+    if s is None:
+        statuses = ", ".join(sorted({r.status for r in rows}))
+        return Cell(fmt.DASH, note=f"no measured value ({statuses})", flag="fail")
+    if s.n == 1:
+        return Cell(f"{s.mean:.2f}", s.mean, note="1 seed: no confidence interval exists")
+    return Cell(f"{s.mean:.2f} ± {s.half_width:.2f}", s.mean, note=f"n={s.n}, sd={s.sd:.3f}, 95% t-interval "
+                f"[{s.ci_low:.2f}, {s.ci_high:.2f}]")
+
+
+def make_floor_cell(rows: list[Row]) -> Cell:
+    passed = sum(r.status == "passed" for r in rows)
+    statuses = defaultdict(int)
+    for r in rows:
+        statuses[r.status] += 1
+    note = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+    floor = next((r for r in rows if r.extra.get("floor_metric")), None)
+    if floor is not None:
+        cmp = "≥" if floor.extra["floor_metric"] == "accuracy" else "≤"
+        note = f"floor {floor.extra['floor_metric']} {cmp} {floor.extra.get('floor_value')}; {note}"
+    flag = "ok" if passed == len(rows) else "fail"
+    return Cell(f"{passed}/{len(rows)} pass", passed / len(rows), note=note, flag=flag)
+
+
+def make_params_cell(rows: list[Row]) -> Cell:
+    count = get_mean(rows, lambda r: r.extra.get("trainable_params"))
+    pct = get_mean(rows, lambda r: r.extra.get("trainable_percent"))
+    total = get_mean(rows, lambda r: r.extra.get("total_params"))
+    text = fmt.get_count(count) + (f" ({pct:.3g}%)" if fmt.is_num(pct) else "")
+    return Cell(text, count, note=f"of {fmt.get_count(total)} total" if fmt.is_num(total) else "")
+
+
+def make_compare_cell(rows: list[Row], ref: list[Row], metric: str) -> Cell:
+    """Significance of this group's quality against the reference (LoRA) group."""
+    ours = [r for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
+    theirs = [r for r in ref if r.measured and fmt.is_num(r.extra.get(metric))]
+    a, b = [r.extra[metric] for r in ours], [r.extra[metric] for r in theirs]
+    if len(a) >= 2 and len(b) >= 2:
+        res = welch_t_test(a, b)
+    elif len(a) == 1 and len(b) == 1:
+        pa, pb = ours[0].extra.get("predictions"), theirs[0].extra.get("predictions")
+        labels, ref_labels = ours[0].extra.get("labels"), theirs[0].extra.get("labels")
+        if not (pa and pb and labels and labels == ref_labels and len(pa) == len(pb) == len(labels)):
+            return Cell("no test", note="1 seed each and no paired per-example predictions")
+        res = mcnemar_test(pa, pb, labels)
+    else:
+        return Cell("no test", note=f"{len(a)} vs {len(b)} measured seeds: Welch's t-test needs ≥2 on both sides")
+    return Cell(f"{fmt.get_p_value(res.p_value)} {SHORT_TESTS.get(res.test, res.test)}", res.p_value,
+                note=f"{res.test}: {res.detail}",
+                flag="sig" if res.p_value < 0.05 else "")
+
+
+def get_columns(metric: str) -> list[Column]:
+    label, unit, better, _ = QUALITY[metric]
+    cols = [
+        Column("quality", f"{label}{f' ({unit})' if unit else ''} ± 95% CI", better),
+        Column("floor", "Floor", None),
+        Column("vs_ref", "vs LoRA (two-sided)", None),
+        Column("params", "Trainable params (count, % of total)", "low"),
+        Column("adapter", "Adapter size (KiB)", "low"),
+        Column("train", "Train time (s)", "low"),
+        Column("step", "Step latency p50 (ms)", "low"),
+        Column("infer", "Inference latency median (ms / batch)", "low"),
+        Column("gpu", "Peak GPU memory (MiB)", "low"),
+        Column("rss", "Peak CPU RSS (MiB)", "low"),
+        Column("wsparse", "Weight sparsity (% adapter zeros)", None),
+        Column("csparse", "Compute sparsity (% base FLOPs skipped)", None),
+    ]
+    return cols
+
+
+def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> MethodRow:
+    first = rows[0]
+    seeds = sorted({r.seed for r in rows if r.seed is not None})
+    infer = get_mean(rows, lambda r: r.latency.get("median"))
+    batch = next((r.extra.get("inference_batch_size") for r in rows if r.extra.get("inference_batch_size")), None)
+    csparse = get_mean(rows, lambda r: r.extra.get("compute_sparsity"))
+    if ref is None:
+        vs = Cell("no LoRA run", note="no LoRA group with the same model, hardware and tier")
+    elif ref is rows:
+        vs = Cell("reference")
+    else:
+        vs = make_compare_cell(rows, ref, metric)
+    cells = {
+        "quality": make_quality_cell(rows, metric),
+        "floor": make_floor_cell(rows),
+        "vs_ref": vs,
+        "params": make_params_cell(rows),
+        "adapter": Cell(fmt.get_kib(v := get_mean(rows, lambda r: r.extra.get("adapter_bytes"))), v),
+        "train": Cell(fmt.get_seconds(v := get_mean(rows, lambda r: r.extra.get("train_seconds"))), v,
+                      note=f"{get_mean(rows, lambda r: r.extra.get('train_steps')) or 0:.0f} steps"),
+        "step": Cell(fmt.get_ms(v := get_mean(rows, lambda r: r.extra.get("step_seconds_p50"))), v),
+        "infer": Cell(fmt.get_ms(infer), infer, note=f"batch size {batch}" if batch else ""),
+        "gpu": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.peak_gpu)), v),
+        "rss": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.extra.get("peak_cpu_rss_bytes"))), v),
+        "wsparse": Cell(fmt.get_percent(v := get_mean(rows, lambda r: r.extra.get("weight_sparsity"))), v),
+        "csparse": Cell(fmt.get_percent(csparse), csparse,
+                        note=f"{get_mean(rows, lambda r: r.extra.get('dense_steps')) or 0:.0f} dense steps"
+                        if fmt.is_num(csparse) else ""),
+    }
+    return MethodRow(first.method, first.model, first.hardware, first.tier,
+                     ", ".join(map(str, seeds)) or "?", cells)
+
+
+def mark_best(columns: list[Column], rows: list[MethodRow]) -> None:
+    """Mark the best value per column where at least two rows differ and most do not tie for it."""
+    for col in columns:
+        if col.better is None:
+            continue
+        values = [r.cells[col.key].value for r in rows if fmt.is_num(r.cells[col.key].value)]
+        if len(set(values)) < 2:
+            continue
+        best = max(values) if col.better == "high" else min(values)
+        if 1 < values.count(best) > len(values) // 2:
+            continue  # most rows tie: a star on each would say nothing
+        for r in rows:
+            if r.cells[col.key].value == best:
+                r.cells[col.key].best = True
+
+
+def get_notes(groups: dict, metric: str) -> list[str]:
+    notes = []
+    n_seeds = {len({r.seed for r in rows}) for rows in groups.values()}
+    if n_seeds == {1}:
+        notes.append("Each method ran with one seed, so no confidence interval exists; quality is a single "
+                     "measurement. Run with --seeds 0,1,2 for intervals.")
+    elif 1 in n_seeds:
+        notes.append("Some methods ran with one seed: those show a single value, and no confidence interval exists.")
+    repeats = sum(len(rows) - len({r.seed for r in rows}) for rows in groups.values())
+    if repeats:
+        notes.append(f"{repeats} run(s) repeat a seed already present (merged repeated runs); each run counts "
+                     "as one sample in the mean and interval.")
+    scale = QUALITY[metric][3]
+    notes.append(
+        f"Quality is the {metric} on the held-out split{' in percent' if scale == 100 else ''}, mean ± half-width "
+        "of the 95% t-interval over seeds. vs LoRA: Welch's t-test over seeds (≥2 each); with one seed per side "
+        "on classification, McNemar's test on per-example predictions (exact binomial below 25 discordant "
+        "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column.")
+    return notes
+
+
+def get_protocol(rows: list[Row]) -> list[tuple[str, str]]:
+    values = defaultdict(set)
+    for r in rows:
+        for k, v in (r.extra.get("protocol") or {}).items():
+            values[k].add(str(v))
+    for k in ("floor_metric", "floor_value", "inference_batch_size", "tier"):
+        vals = {str(r.extra[k]) for r in rows if r.extra.get(k) is not None}
+        if vals:
+            values[k] |= vals
+    return [(k, " | ".join(sorted(v))) for k, v in sorted(values.items())]
+
+
+def get_configs(groups: list[list[Row]]) -> list[tuple[str, str, str, str]]:
+    """Each group's method config and train settings as compact JSON; seeds that differ are listed apart."""
+    seen = {}
+    for rows in groups:
+        for r in rows:
+            dumped = (json.dumps(r.extra.get(k) or {}, sort_keys=True) for k in ("config", "settings"))
+            key = (r.method, r.model, *dumped)
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSection:
+    metric = get_quality_metric(rows)
+    groups: dict = defaultdict(list)
+    for r in rows:
+        groups[r.group].append(r)
+    refs = {g[2:]: members for g, members in groups.items() if g[1] == REFERENCE_METHOD}
+    columns = get_columns(metric)
+    ordered = sorted(groups, key=lambda g: (g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4]))
+    method_rows = [make_method_row(groups[g], refs.get(g[2:]), metric) for g in ordered]
+    mark_best(columns, method_rows)
+    # Columns with no value anywhere (e.g. GPU memory on a CPU-only run) stay, showing dashes,
+    # except sparsity columns, which only mean something for sparse methods.
+    for key in ("wsparse", "csparse"):
+        if all(not fmt.is_num(r.cells[key].value) for r in method_rows):
+            columns = [c for c in columns if c.key != key]
+    section = DatasetSection(
+        name=name, columns=columns, rows=method_rows,
+        show_model=len({g[2] for g in groups}) > 1,
+        show_hardware=len({(g[3], g[4]) for g in groups}) > 1,
+        notes=get_notes(groups, metric), protocol=get_protocol(rows),
+        context=" · ".join(f"{label}: {', '.join(sorted({g[i] for g in groups}))}"
+                           for label, i in (("model", 2), ("hardware", 3), ("tier", 4))),
+        configs=get_configs([groups[g] for g in ordered]),
+    )
+    if with_plots:
+        section.plots = plots.make_dataset_plots([groups[g] for g in ordered], metric=metric,
+                                                 quality=QUALITY[metric])
+    return section
+
+
+def get_failure_detail(row: Row) -> str:
+    metric = row.extra.get("floor_metric")
+    if row.status == "failed_floor" and metric:
+        value = row.extra.get(metric)
+        return f"{metric} {fmt.get_number(value, 4)} misses floor {row.extra.get('floor_value')}"
+    for key in ("error", "reason", "message"):
+        if row.extra.get(key):
+            return str(row.extra[key])
+    return "no detail recorded"
+
+
+def summarize(rows: list[Row], *, with_plots: bool = True, title: str = "PEFT benchmark report") -> ReportModel:
+    """The report's content, computed from rows only."""
+    by_dataset: dict = defaultdict(list)
+    for r in rows:
+        by_dataset[r.dataset].append(r)
+    datasets = [make_dataset(name, by_dataset[name], with_plots=with_plots) for name in sorted(by_dataset)]
+    failures = [Failure(r.case_id, r.model, r.status, get_failure_detail(r))
+                for r in sorted(rows, key=lambda r: r.case_id) if r.status != "passed"]
+    columns, table = provenance.get_flat_table(rows)
+    sources = list({r.source.path: r.source for r in rows}.values())
+    return ReportModel(
+        title=title,
+        inputs=[s.path for s in sources],
+        generated=max((s.datetime for s in sources), default=""),
+        n_runs=len(rows),
+        datasets=datasets,
+        failures=failures,
+        environment=provenance.get_environment(sources),
+        seeds=sorted({r.seed for r in rows if r.seed is not None}),
+        command=provenance.get_command(rows),
+        table_columns=columns,
+        table_rows=table,
+    )
