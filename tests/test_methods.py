@@ -13,8 +13,9 @@ from methods._common import config_from_dict
 
 def make_bert():
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, num_labels=2)
+    # 64 wide: bitsandbytes' CPU 4-bit kernels work in blocks of 64
+    config = BertConfig(vocab_size=50, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128, num_labels=2)
     return BertForSequenceClassification(config)
 
 
