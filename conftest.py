@@ -1,10 +1,9 @@
 """Options, markers, machine facts and session fixtures for the benchmark suite."""
 
-import json
-
 import pytest
 
 from fixtures.hardware import probe
+from fixtures.options import RUN_OPTIONS, get_run_options
 from fixtures.provenance import get_git_commit, get_versions
 from fixtures.tasks import TASKS
 from methods import METHODS
@@ -23,55 +22,51 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    """Register one marker per method and dataset from the registries (no second list)."""
+    """Register one marker per method and dataset from the registries (no second list), and
+    parse the run's options before collection, so a bad one is a usage error up front."""
     for name in METHODS:
         config.addinivalue_line("markers", f"{name}: cases of method {name}")
     for name in TASKS:
         config.addinivalue_line("markers", f"{name}: cases on dataset {name}")
-
-
-def parse_pairs(values: list[str], option: str) -> dict:
-    """Parse KEY=VALUE options, failing with a usage error that shows the expected form."""
-    pairs = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key or not rest:
-            raise pytest.UsageError(f"{option} expects KEY=VALUE, got {value!r}")
-        pairs[key] = rest
-    return pairs
-
-
-def parse_overrides(values: list[str]) -> dict:
-    """--set SCOPE.FIELD=VALUE -> {scope: {field: value}}, values parsed as JSON when they are."""
-    scoped: dict = {}
-    for key, raw in parse_pairs(values, "--set").items():
-        scope, _, name = key.partition(".")
-        if scope not in (*METHODS, "train") or not name:
-            raise pytest.UsageError(
-                f"--set {key}: scope must be 'train' or a method ({', '.join(METHODS)}), as in lora.r=16"
-            )
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        scoped.setdefault(scope, {})[name] = value
-    return scoped
+    config.stash[RUN_OPTIONS] = get_run_options(config)
 
 
 @pytest.fixture(scope="session")
 def run_options(pytestconfig) -> dict:
-    """The command line's choices, parsed once: models per dataset and field overrides."""
-    models = parse_pairs(pytestconfig.getoption("model"), "--model")
-    unknown = set(models) - set(TASKS)
-    if unknown:
-        raise pytest.UsageError(f"--model: unknown dataset(s) {sorted(unknown)}; choose from {', '.join(TASKS)}")
-    return {"models": models, "overrides": parse_overrides(pytestconfig.getoption("overrides"))}
+    """The command line's choices, parsed once in pytest_configure."""
+    return pytestconfig.stash[RUN_OPTIONS]
 
 
 @pytest.fixture(scope="session")
 def hardware():
     """Probe the machine once per session (CUDA, GPU memory, driver, bitsandbytes)."""
     return probe()
+
+
+UNFINISHED = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def unfinished_cases(pytestconfig) -> list:
+    """Cases that ended in oom/diverged/timeout before timing; added to the results JSON."""
+    return pytestconfig.stash.setdefault(UNFINISHED, [])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_benchmark_generate_json(config, benchmarks, include_data, machine_info, commit_info):
+    """pytest-benchmark drops cases without a timed call; put the unfinished ones back."""
+    outcome = yield
+    outcome.get_result()["benchmarks"].extend(config.stash.get(UNFINISHED, []))
+
+
+def pytest_sessionstart(session):
+    """SIGTERM ends the run like Ctrl-C, so finished cases are still saved."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -15,6 +15,8 @@ from bench.matrix import CASES, TIERS
 from fixtures.cases import build_run, get_footprint, set_seed
 from fixtures.hardware import get_unmet_need
 from fixtures.measure import PeakMemory, release
+from fixtures.options import RUN_OPTIONS
+from fixtures.outcome import get_failure_status, make_entry
 from fixtures.train import train
 
 
@@ -22,11 +24,7 @@ def pytest_generate_tests(metafunc):
     """Expand the matrix over --seeds, with readable ids and per-case markers."""
     if "case" not in metafunc.fixturenames:
         return
-    raw = metafunc.config.getoption("seeds")
-    try:
-        seeds = [int(s) for s in raw.split(",")]
-    except ValueError:
-        raise pytest.UsageError(f"--seeds expects integers separated by commas, got {raw!r}") from None
+    seeds = metafunc.config.stash[RUN_OPTIONS]["seeds"]
     cases = [dataclasses.replace(c, seed=s) for c in CASES for s in seeds]
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
 
@@ -49,38 +47,58 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def test_finetune(case, device, benchmark, run_options):
+def test_finetune(case, device, benchmark, run_options, request, unfinished_cases):
     set_seed(case.seed)
-    with PeakMemory(device) as memory:
-        run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
-        before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}
-        result = train(
-            run.model, run.workload.batches(seed=case.seed, device=device),
-            method=run.method, cfg=run.cfg, settings=run.settings,
-            total_steps=run.workload.total_steps, device=device, label=case.id,
-        )
-        quality = run.workload.evaluate(run.model, device=device)
-        batch = run.workload.get_inference_batch(device)
+    record = benchmark.extra_info
+    record.update(case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
+                  hardware=case.hardware, device_name=str(device), seed=case.seed,
+                  floor_metric=case.floor.metric, floor_value=case.floor.value)
+    memory = PeakMemory(device)
+    try:
+        with memory:
+            run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
+            record.update(model=run.model_name, config=dataclasses.asdict(run.cfg),
+                          settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol)
+            before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}
+            result = train(
+                run.model, run.workload.batches(seed=case.seed, device=device),
+                method=run.method, cfg=run.cfg, settings=run.settings,
+                total_steps=run.workload.total_steps, device=device, label=case.id,
+            )
+            quality = run.workload.evaluate(run.model, device=device)
+            batch = run.workload.get_inference_batch(device)
 
-        @torch.inference_mode()
-        def infer():
-            run.model(**batch)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            @torch.inference_mode()
+            def infer():
+                run.model(**batch)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
 
-        run.model.eval()
-        benchmark.pedantic(infer, warmup_rounds=3, rounds=run.settings.inference_rounds, iterations=1)
+            run.model.eval()
+            benchmark.pedantic(infer, warmup_rounds=3, rounds=run.settings.inference_rounds, iterations=1)
+    except Exception as error:
+        status = get_failure_status(error)
+        if status is None:
+            raise
+        message = f"{case.id}: {status}: {error}"
+        record.update(status=status, floor_passed=False, error=str(error),
+                      failed_at_step=getattr(error, "step", None), **memory.result)
+        unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))
+    else:
+        message = None
+    if message:
+        # outside the except block: the traceback no longer pins the model in memory
+        run = None
+        release(device)
+        pytest.fail(message)
 
     if run.task.kind == "lm":
         quality["perplexity_untrained"] = before["perplexity"]
         quality["perplexity_ratio"] = quality["perplexity"] / before["perplexity"]
     measured = quality[case.floor.metric]
     passed = case.floor.passes(measured)
-    benchmark.extra_info.update(
-        case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
-        hardware=case.hardware, device_name=str(device), seed=case.seed, model=run.model_name,
-        status="passed" if passed else "failed_floor",
-        floor_metric=case.floor.metric, floor_value=case.floor.value, floor_passed=passed,
+    record.update(
+        status="passed" if passed else "failed_floor", floor_passed=passed,
         train_seconds=result.train_seconds, train_steps=result.steps,
         step_seconds_p50=percentile(result.step_seconds, 50),
         step_seconds_p90=percentile(result.step_seconds, 90),
@@ -88,6 +106,5 @@ def test_finetune(case, device, benchmark, run_options):
         inference_batch_size=int(next(iter(batch.values())).shape[0]),
         **quality, **memory.result, **get_footprint(run.model, run.method_name),
         **run.method.stats(run.model, run.cfg),
-        config=dataclasses.asdict(run.cfg), settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol,
     )
     assert passed, f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value}"
