@@ -107,3 +107,27 @@ def test_gpu_and_qlora_selects_exactly_the_qlora_gpu_cases():
     )
     ids = [line for line in proc.stdout.splitlines() if "::test_finetune[" in line]
     assert ids and all("[qlora-" in i and "-gpu-" in i for i in ids), proc.stdout
+
+
+NO_NETWORK = """
+import socket, sys, pytest
+attempts = []
+def refuse(self, address, *a, **k):
+    attempts.append(address)
+    raise OSError(f"network access attempted: {address}")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+code = pytest.main(["bench", "-m", "smoke and cpu and sst2 and lora", "-p", "no:cacheprovider",
+                    "--benchmark-disable", "-q"])
+print("ATTEMPTS", attempts)
+sys.exit(int(code))
+"""
+
+
+def test_a_smoke_case_opens_no_socket():
+    import os
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, timeout=300, env=env)
+    assert "ATTEMPTS []" in proc.stdout, proc.stdout[-2000:]
+    assert proc.returncode == 0, proc.stdout[-2000:]
