@@ -46,6 +46,8 @@ TIERS = {
             "hira": {"lr": 3e-2},
             "qlora": {"lr": 5e-3, "dropout": 0.0},
             "lora_prune": {"lr": 5e-3, "dropout": 0.0, "prune_every": 20},
+            # the tiny models have 2 layers: no dense first/last layer, or nothing would be sparse
+            "sparselora": {"lr": 5e-3, "dropout": 0.0, "dense_first": 0, "dense_last": 0},
         },
     ),
 }
