@@ -253,7 +253,8 @@ def test_registered_in_the_matrix():
 
 def test_perf_script_runs_tiny_on_cpu():
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "perf_sparselora.py"), "--tiny", "--steps", "1", "--warmup", "1", "--sweep", "0.5:0.5"],
+        [sys.executable, str(ROOT / "bench" / "perf_sparselora.py"), "--tiny", "--steps", "1", "--warmup", "1", "--sweep", "0.5:0.5",
+         "--batch-size", "2", "--seq-len", "32"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
