@@ -63,6 +63,7 @@ class Config(LoraConfig):
         for name in ("dense_first", "dense_last"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"methods.sparselora.Config.{name}={getattr(self, name)!r}: must be an integer >= 0")
+        object.__setattr__(self, "target_modules", tuple(self.target_modules))
         for name in ("layer_ffn_sparsity", "layer_attn_sparsity"):
             values = tuple(getattr(self, name))
             object.__setattr__(self, name, values)  # JSON gives lists; keep the frozen Config hashable

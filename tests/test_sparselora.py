@@ -240,6 +240,7 @@ def test_config_validation_names_the_field(field, value):
 def test_config_is_json_native():
     cfg = sparselora.Config(layer_ffn_sparsity=[0.5, 0.5])
     assert cfg.layer_ffn_sparsity == (0.5, 0.5) and dataclasses.asdict(cfg)["svd_rank"] == 8
+    assert hash(sparselora.Config(target_modules=["q_proj"])) is not None
 
 
 def test_registered_in_the_matrix():
