@@ -13,6 +13,7 @@ METHODS = {
     "hira": "methods.hira",
     "qlora": "methods.qlora",
     "lora_prune": "methods.lora_prune",
+    "sparselora": "methods.sparselora",
 }
 
 

@@ -1,0 +1,277 @@
+"""Usage: python bench/perf_sparselora.py --model PATH [options]    (or --tiny on a CPU)
+
+Times the same LoRA training step loop for ``lora`` and ``sparselora`` on the same
+batches and prints: step ms per method and the speed-up; a time split of one
+profiled sparselora step (estimator, weight gathers, sliced GEMMs, scatters,
+attention, LM head); a sweep over sparsity configs; and, with --text, perplexity
+before and after --ppl-steps training steps on that text.
+
+PATH is a Hugging Face model directory (Llama family, BERT/MiniLM, DistilBERT) or a
+GGUF file (e.g. SmolLM2-135M, loaded with transformers' ``gguf_file=``; needs the
+``gguf`` package). On CUDA the model runs in bf16 and steps are timed with CUDA
+events after --warmup untimed steps.
+
+Examples:
+    python bench/perf_sparselora.py --model /models/SmolLM2-135M-Instruct-Q8_0.gguf
+    python bench/perf_sparselora.py --model /models/all-MiniLM-L6-v2 --batch-size 32 --seq-len 256
+    python bench/perf_sparselora.py --tiny      # a tiny Llama built in code, seconds on a CPU
+"""
+
+import argparse
+import copy
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from methods import lora, sparselora  # noqa: E402
+
+PARTS = ("estimator", "gather", "gemm", "scatter")
+
+
+def get_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="HF model dir or .gguf file (Llama family, BERT/MiniLM, DistilBERT)")
+    p.add_argument("--tiny", action="store_true", help="a tiny Llama from config (CPU smoke run)")
+    p.add_argument("--batch-size", type=int, help="default 16 (causal LM) / 32 (classification); 4 with --tiny")
+    p.add_argument("--seq-len", type=int, help="default 512 (causal LM) / 128 (classification); 64 with --tiny")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per method")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps per method first")
+    p.add_argument("--batches", type=int, default=8, help="distinct batches cycled through")
+    p.add_argument("--r", type=int, default=16, help="LoRA rank")
+    p.add_argument("--targets", default="all-linear", help="LoRA target modules, comma-separated")
+    p.add_argument("--ffn-sparsity", type=float, default=0.9)
+    p.add_argument("--attn-sparsity", type=float, default=0.5)
+    p.add_argument("--dense-first", type=int, default=1)
+    p.add_argument("--dense-last", type=int, default=1)
+    p.add_argument("--svd-rank", type=int, default=8)
+    p.add_argument("--sweep", default="0.5:0.25,0.9:0.5,0.95:0.75,0.99:0.75",
+                   help="FFN:ATTN sparsity pairs to time ('' to skip)")
+    p.add_argument("--text", help="a text file: real batches from it, and perplexity before/after training")
+    p.add_argument("--ppl-steps", type=int, default=100, help="training steps between the perplexity readings")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--dtype", choices=("auto", "bf16", "fp32"), default="auto", help="auto: bf16 on CUDA, fp32 on CPU")
+    args = p.parse_args(argv)
+    if not args.tiny and not args.model:
+        p.error("give --model PATH or --tiny")
+    return args
+
+
+def load_model(args, device, dtype):
+    """(model, tokenizer or None, task_type) for --tiny or --model."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+    if args.tiny:
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        torch.manual_seed(0)
+        config = LlamaConfig(vocab_size=512, hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
+                             num_key_value_heads=2, intermediate_size=256)
+        return LlamaForCausalLM(config).to(device, dtype), None, "CAUSAL_LM"
+    path = Path(args.model)
+    where = dict(gguf_file=path.name) if path.suffix == ".gguf" else {}
+    root = path.parent if where else path
+    config = AutoConfig.from_pretrained(root, **where)
+    causal = config.model_type not in ("bert", "distilbert")
+    cls = AutoModelForCausalLM if causal else AutoModelForSequenceClassification
+    extra = {} if causal else {"num_labels": 2}
+    model = cls.from_pretrained(root, dtype=dtype, **where, **extra).to(device)
+    tokenizer = AutoTokenizer.from_pretrained(root, **where) if args.text else None
+    return model, tokenizer, "CAUSAL_LM" if causal else "SEQ_CLS"
+
+
+def make_batches(args, model, tokenizer, task_type, device) -> tuple[list, list]:
+    """(train batches, held-out batches): blocks of --text, else random token ids."""
+    g = torch.Generator().manual_seed(0)
+    bs, seq = args.batch_size, args.seq_len
+    if args.text:
+        ids = tokenizer(Path(args.text).read_text(), return_tensors="pt")["input_ids"][0]
+        blocks = ids[: len(ids) // seq * seq].view(-1, seq)
+        held = max(bs, len(blocks) // 10)
+        train_blocks, eval_blocks = blocks[:-held], blocks[-held:]
+    else:
+        n = bs * args.batches
+        train_blocks = torch.randint(0, model.config.vocab_size, (n, seq), generator=g)
+        eval_blocks = torch.randint(0, model.config.vocab_size, (bs, seq), generator=g)
+
+    def to_batches(blocks):
+        out = []
+        for i in range(0, len(blocks) - bs + 1, bs):
+            ids = blocks[i : i + bs].to(device)
+            labels = ids if task_type == "CAUSAL_LM" else torch.randint(0, 2, (bs,), generator=g).to(device)
+            out.append({"input_ids": ids, "labels": labels})
+        return out
+
+    return to_batches(train_blocks), to_batches(eval_blocks)
+
+
+def make_run(base, method, cfg, task_type, device):
+    """(model, optimizer) with the method applied to a copy of ``base``."""
+    model = method.apply(copy.deepcopy(base), cfg, task_type=task_type)
+    params = [p for p in model.parameters() if p.requires_grad]
+    return model, method.make_optimizer(params, cfg, device=device)
+
+
+def run_steps(model, optimizer, method, cfg, batches, *, steps: int, start: int, device) -> list[float]:
+    """``steps`` training steps; per-step milliseconds (CUDA events, or the host clock on CPU)."""
+    cuda = device.type == "cuda"
+    times = []
+    model.train()
+    for i in range(steps):
+        batch = batches[(start + i) % len(batches)]
+        if cuda:
+            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            begin.record()
+        t0 = time.perf_counter()
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        method.after_step(model, cfg, step=start + i + 1, total_steps=10**9)
+        if cuda:
+            end.record()
+            end.synchronize()
+            times.append(begin.elapsed_time(end))
+        else:
+            times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def time_method(base, method, cfg, task_type, batches, args, device) -> tuple:
+    """(median step ms, model, optimizer) after --warmup untimed steps."""
+    model, optimizer = make_run(base, method, cfg, task_type, device)
+    run_steps(model, optimizer, method, cfg, batches, steps=args.warmup, start=0, device=device)
+    times = run_steps(model, optimizer, method, cfg, batches, steps=args.steps, start=args.warmup, device=device)
+    return sorted(times)[len(times) // 2], model, optimizer
+
+
+def get_time_us(event, cuda: bool) -> float:
+    if cuda:
+        return getattr(event, "device_time_total", None) or getattr(event, "cuda_time_total", 0.0)
+    return event.cpu_time_total
+
+
+def get_self_us(event, cuda: bool) -> float:
+    if cuda:
+        return getattr(event, "self_device_time_total", None) or getattr(event, "self_cuda_time_total", 0.0)
+    return event.self_cpu_time_total
+
+
+def profile_split(model, optimizer, cfg, batches, device, steps: int = 3) -> dict:
+    """Milliseconds per step of SparseLoRA's parts, attention, LM head and all GEMMs (torch.profiler)."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    cuda = device.type == "cuda"
+    state = sparselora.get_state(model)
+    state.profile = True
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    ranges, handles = [], []
+    if head is not None:
+        handles.append(head.register_forward_pre_hook(lambda m, a: ranges.append(record_function("sparselora.lm_head").__enter__())))
+        handles.append(head.register_forward_hook(lambda m, a, o: ranges.pop().__exit__(None, None, None)))
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        total = sum(run_steps(model, optimizer, sparselora, cfg, batches, steps=steps, start=10**6, device=device))
+    state.profile = False
+    for h in handles:
+        h.remove()
+    split = {name: 0.0 for name in (*PARTS, "lm_head", "attention", "all_gemms_fwd_bwd")}
+    # host-side events only: on CUDA their device times are the kernels they (and their children) launched
+    for event in prof.events():
+        if event.device_type != DeviceType.CPU:
+            continue
+        name = event.name
+        if name.startswith("sparselora."):
+            split[name.split(".", 1)[1]] += get_time_us(event, cuda)
+        elif re.search(r"scaled_dot_product|flash_attention|efficient_attention|cudnn_attention", name):
+            split["attention"] += get_self_us(event, cuda)
+        elif name in ("aten::mm", "aten::addmm", "aten::bmm"):
+            split["all_gemms_fwd_bwd"] += get_self_us(event, cuda)
+    out = {k: v / 1e3 / steps for k, v in split.items()}
+    out["step_profiled"] = total / steps
+    return out
+
+
+@torch.no_grad()
+def get_perplexity(model, batches) -> float:
+    model.eval()
+    losses = [model(**b).loss.float().item() for b in batches]
+    model.train()
+    return math.exp(sum(losses) / len(losses))
+
+
+def main(argv=None) -> None:
+    args = get_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}.get(args.dtype, torch.bfloat16 if device.type == "cuda" else torch.float32)
+    base, tokenizer, task_type = load_model(args, device, dtype)
+    causal = task_type == "CAUSAL_LM"
+    args.batch_size = args.batch_size or (4 if args.tiny else 16 if causal else 32)
+    args.seq_len = args.seq_len or (64 if args.tiny else 512 if causal else 128)
+    for p in base.parameters():
+        p.requires_grad_(False)
+    batches, held_out = make_batches(args, base, tokenizer, task_type, device)
+    targets = tuple(t for t in args.targets.split(",") if t)
+    common = dict(r=args.r, alpha=2 * args.r, dropout=0.0, target_modules=targets, lr=args.lr)
+    lora_cfg = lora.Config(**common)
+
+    def sparse_cfg(ffn: float, attn: float):
+        return sparselora.Config(
+            **common, ffn_sparsity=ffn, attn_sparsity=attn, dense_first=args.dense_first,
+            dense_last=args.dense_last, svd_rank=args.svd_rank, dense_warmup=0.0,
+        )
+
+    print(f"# {args.model or 'tiny llama'} ({base.config.model_type}, {base.config.num_hidden_layers} layers) "
+          f"on {device} {dtype}; batch {args.batch_size} x seq {args.seq_len}; LoRA r={args.r} on {args.targets}; "
+          f"{args.warmup} warm-up + {args.steps} timed steps; {'text' if args.text else 'random'} batches")
+    lora_ms, _, _ = time_method(base, lora, lora_cfg, task_type, batches, args, device)
+    cfg = sparse_cfg(args.ffn_sparsity, args.attn_sparsity)
+    sparse_ms, model, optimizer = time_method(base, sparselora, cfg, task_type, batches, args, device)
+    stats = sparselora.stats(model, cfg)
+    print(f"\n{'method':<12}{'step ms':>10}{'speed-up':>10}{'compute sparsity':>18}")
+    print(f"{'lora':<12}{lora_ms:>10.2f}{1.0:>9.2f}x{0.0:>18.3f}")
+    print(f"{'sparselora':<12}{sparse_ms:>10.2f}{lora_ms / sparse_ms:>9.2f}x{stats['compute_sparsity']:>18.3f}")
+
+    split = profile_split(model, optimizer, cfg, batches, device, steps=min(3, args.steps))
+    print(f"\n# sparselora time split (ms/step, torch.profiler; profiled step {split['step_profiled']:.2f} ms)")
+    notes = {
+        "estimator": "SVD proxies + scores + top-k (no_grad)",
+        "gather": "weight slices W[idx] / W[:, idx], activation gathers (forward)",
+        "gemm": "sliced base GEMMs (forward; input-grad GEMMs shrink alike)",
+        "scatter": "narrow q/k/v outputs back to full width (forward)",
+        "attention": "SDPA kernels, forward + backward",
+        "lm_head": "output projection (forward)",
+        "all_gemms_fwd_bwd": "every mm/addmm/bmm, forward + backward",
+    }
+    for name, note in notes.items():
+        print(f"  {name:<20}{split[name]:>9.2f}   {note}")
+
+    if args.sweep:
+        print(f"\n# sweep (dense first {args.dense_first}, last {args.dense_last})")
+        print(f"{'ffn:attn':<12}{'step ms':>10}{'speed-up':>10}{'compute sparsity':>18}{'estimator GFLOP':>17}")
+        for pair in args.sweep.split(","):
+            ffn, attn = (float(v) for v in pair.split(":"))
+            c = sparse_cfg(ffn, attn)
+            ms, m, _ = time_method(base, sparselora, c, task_type, batches, args, device)
+            s = sparselora.stats(m, c)
+            print(f"{pair:<12}{ms:>10.2f}{lora_ms / ms:>9.2f}x{s['compute_sparsity']:>18.3f}{s['estimator_flops'] / 1e9:>17.3f}")
+            del m
+
+    if args.text and causal:
+        print(f"\n# perplexity on held-out blocks of {args.text}, before / after {args.ppl_steps} steps")
+        for name, method, c in (("lora", lora, lora_cfg), ("sparselora", sparselora, cfg)):
+            m, opt = make_run(base, method, c, task_type, device)
+            before = get_perplexity(m, held_out)
+            run_steps(m, opt, method, c, batches, steps=args.ppl_steps, start=0, device=device)
+            print(f"  {name:<12}{before:>10.3f} -> {get_perplexity(m, held_out):.3f}")
+            del m, opt
+    print(f"\nRESULT speed-up {lora_ms / sparse_ms:.3f}x compute_sparsity {stats['compute_sparsity']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""SparseLoRA's training-free channel estimator (Khaki et al., ICML 2025, arXiv 2506.16500).
+
+Offline, each frozen weight W (out, in) gets a rank-r SVD proxy, x·Wᵀ ≈ (x·A)·B.
+Per batch, under no_grad, the proxies give activation estimates whose per-channel
+L2 norms (over all tokens of the batch: one score per channel per batch) pick the
+channels to keep:
+
+- FFN: ‖act(gate)·up‖ (gated MLP) or ‖act(lin1)‖ per intermediate channel.
+- Q/K: ‖q_c‖·‖k_c‖, chosen per key/value head and shared by the query heads of its
+  group, so Q and K keep the same channels and dot products stay consistent. With
+  rotary embeddings the unit is the rotary pair (c, c + d/2), which RoPE mixes.
+- V: ‖v_c‖ per key/value head; the output projection keeps the same input columns.
+
+Every head keeps the same number of channels, so the sliced shapes stay regular.
+"""
+
+import math
+
+import torch
+
+
+class Proxy:
+    """A rank-r stand-in for ``F.linear(x, W, b)``: A = V_r·diag(S_r) (in, r), B = U_rᵀ (r, out).
+
+    With r = min(out, in) the proxy equals the layer (up to rounding).
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, rank: int):
+        w = weight.detach().float()
+        u, s, vh = torch.linalg.svd(w, full_matrices=False)
+        r = min(rank, s.numel())
+        self.a = (vh[:r].T * s[:r]).to(weight.dtype).contiguous()
+        self.b = u[:, :r].T.to(weight.dtype).contiguous()
+        self.bias = None if bias is None else bias.detach()
+        self.rank = r
+        self.out_features, self.in_features = w.shape
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.a.device != x.device or self.a.dtype != x.dtype:  # the model moved after apply()
+            self.a, self.b = self.a.to(x.device, x.dtype), self.b.to(x.device, x.dtype)
+        y = (x @ self.a) @ self.b
+        return y if self.bias is None else y + self.bias.to(y.dtype)
+
+    def flops(self, tokens: int) -> int:
+        """Multiply-adds x2 of the two thin GEMMs for ``tokens`` rows."""
+        return 2 * tokens * self.rank * (self.in_features + self.out_features)
+
+
+def get_keep(width: int, sparsity: float) -> int:
+    """Channels kept out of ``width`` at ``sparsity`` (at least one; rounding keeps more)."""
+    return max(1, min(width, math.ceil((1.0 - sparsity) * width - 1e-9)))
+
+
+def get_channel_norms(y: torch.Tensor) -> torch.Tensor:
+    """L2 norm of each channel (last dim) over all tokens, in float32."""
+    return y.reshape(-1, y.shape[-1]).float().norm(dim=0)
+
+
+def get_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the k largest scores along the last dim, sorted ascending (regular gathers)."""
+    return scores.topk(k, dim=-1).indices.sort(dim=-1).values
+
+
+def get_ffn_scores(x: torch.Tensor, proxies: tuple, act) -> torch.Tensor:
+    """Per intermediate channel: ‖act(gate)·up‖ for (gate, up) proxies, ‖act(lin1)‖ for (lin1,)."""
+    if len(proxies) == 2:
+        gate, up = proxies
+        return get_channel_norms(act(gate(x)) * up(x))
+    return get_channel_norms(act(proxies[0](x)))
+
+
+def select_ffn(x: torch.Tensor, proxies: tuple, act, *, sparsity: float) -> torch.Tensor:
+    """The intermediate channels to keep for this batch."""
+    scores = get_ffn_scores(x, proxies, act)
+    return get_top_k(scores, get_keep(scores.numel(), sparsity))
+
+
+def select_per_head(scores: torch.Tensor, *, sparsity: float, rope: bool) -> torch.Tensor:
+    """Kept within-head channels (kv_heads, k) from per-channel scores (kv_heads, head_dim).
+
+    With rotary embeddings a channel c < d/2 and c + d/2 are kept or dropped together.
+    """
+    d = scores.shape[1]
+    if rope and d % 2 == 0:
+        half = d // 2
+        pairs = get_top_k(scores[:, :half] + scores[:, half:], get_keep(half, sparsity))
+        return torch.cat([pairs, pairs + half], dim=1)
+    return get_top_k(scores, get_keep(d, sparsity))
+
+
+def expand_heads(sel: torch.Tensor, *, heads: int, head_dim: int) -> torch.Tensor:
+    """Flat channel indices for ``heads`` heads from per-kv-head choices (kv_heads, k).
+
+    Query head h reads key/value head h // (heads // kv_heads), as transformers' repeat_kv.
+    """
+    rep = heads // sel.shape[0]
+    per_head = sel.repeat_interleave(rep, dim=0)
+    offsets = torch.arange(heads, device=sel.device).unsqueeze(1) * head_dim
+    return (offsets + per_head).flatten()
+
+
+def select_attention(x: torch.Tensor, proxies: dict, *, heads: int, kv_heads: int, sparsity: float, rope: bool) -> dict:
+    """Kept output channels of q/k/v and input columns of o for this batch."""
+    q_norms = get_channel_norms(proxies["q"](x))
+    k_norms = get_channel_norms(proxies["k"](x))
+    v_norms = get_channel_norms(proxies["v"](x))
+    head_dim = q_norms.numel() // heads
+    # ‖q_c‖ of a kv group = norm over its query heads' channel c (all tokens)
+    q_group = q_norms.view(kv_heads, heads // kv_heads, head_dim).norm(dim=1)
+    qk_sel = select_per_head(q_group * k_norms.view(kv_heads, head_dim), sparsity=sparsity, rope=rope)
+    v_sel = select_per_head(v_norms.view(kv_heads, head_dim), sparsity=sparsity, rope=False)
+    return {
+        "q": expand_heads(qk_sel, heads=heads, head_dim=head_dim),
+        "k": expand_heads(qk_sel, heads=kv_heads, head_dim=head_dim),
+        "v": expand_heads(v_sel, heads=kv_heads, head_dim=head_dim),
+        "o": expand_heads(v_sel, heads=heads, head_dim=head_dim),
+    }

@@ -1,0 +1,177 @@
+"""SparseLoRA (Khaki et al., ICML 2025, arXiv 2506.16500): LoRA with contextual compute sparsity.
+
+peft LoRA trains as usual; the frozen base projections of the sparse layers run, per
+batch, on the channels a training-free SVD estimator ranks highest
+(``methods._sparselora_estimator``), as smaller dense GEMMs on weight slices
+(``methods._sparselora_layers``). The LoRA branch stays dense. Sparsity applies to
+training forwards only: evaluation and inference are dense.
+
+Schedule: ``dense_first`` / ``dense_last`` layers are dense; the others skip
+``ffn_sparsity`` of their FFN channels and ``attn_sparsity`` of their attention
+channels, unless ``layer_ffn_sparsity`` / ``layer_attn_sparsity`` give one value per
+layer. The first ``dense_warmup`` of the steps are dense. With ``context_aware`` a
+causal LM computes the tokens that carry the loss densely.
+
+This is compute sparsity of the frozen base, not adapter weight sparsity (see
+``lora_prune``); ``stats`` names its keys accordingly.
+"""
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from methods._common import adamw as make_optimizer  # noqa: F401  (a method hook)
+from methods._common import check_fraction, check_positive, weight_sparsity
+from methods._common import no_penalty as penalty  # noqa: F401
+from methods._sparselora_layers import ARCHITECTURES, State, get_layers, install, make_blocks
+from methods.lora import Config as LoraConfig
+from methods.lora import apply as apply_lora
+
+
+@dataclass(frozen=True)
+class Config(LoraConfig):
+    """LoRA settings plus SparseLoRA's sparsity schedule and estimator.
+
+    Args:
+        ffn_sparsity: fraction of FFN intermediate channels skipped in sparse layers, in [0, 1).
+        attn_sparsity: fraction of q/k and v/o channels skipped in sparse layers, in [0, 1).
+        dense_first: number of first layers kept dense.
+        dense_last: number of last layers kept dense.
+        layer_ffn_sparsity: one FFN sparsity per layer (overrides the three fields above); empty = unused.
+        layer_attn_sparsity: one attention sparsity per layer (likewise).
+        svd_rank: rank of the estimator's SVD proxy per frozen weight.
+        dense_warmup: fraction of training steps run dense before sparsity starts, in [0, 1).
+        context_aware: causal LM only: tokens that carry the loss go dense, context tokens sparse
+            (useful when prompts are masked with -100; with every token labelled all would be dense).
+    """
+
+    ffn_sparsity: float = 0.9
+    attn_sparsity: float = 0.5
+    dense_first: int = 1
+    dense_last: int = 1
+    layer_ffn_sparsity: tuple[float, ...] = ()
+    layer_attn_sparsity: tuple[float, ...] = ()
+    svd_rank: int = 8
+    dense_warmup: float = 0.05
+    context_aware: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive(self, "svd_rank")
+        check_fraction(self, "ffn_sparsity", "attn_sparsity", "dense_warmup")
+        for name in ("dense_first", "dense_last"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"methods.sparselora.Config.{name}={getattr(self, name)!r}: must be an integer >= 0")
+        object.__setattr__(self, "target_modules", tuple(self.target_modules))
+        for name in ("layer_ffn_sparsity", "layer_attn_sparsity"):
+            values = tuple(getattr(self, name))
+            object.__setattr__(self, name, values)  # JSON gives lists; keep the frozen Config hashable
+            for i, value in enumerate(values):
+                if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
+                    raise ValueError(
+                        f"methods.sparselora.Config.{name}[{i}]={value!r}: every entry must be in [0, 1)"
+                    )
+        if not isinstance(self.context_aware, bool):
+            raise ValueError(f"methods.sparselora.Config.context_aware={self.context_aware!r}: use true or false")
+
+
+def get_schedule(cfg: Config, num_layers: int) -> tuple[list, list]:
+    """Per-layer (ffn, attention) sparsity: the explicit lists, else dense ends and uniform middle."""
+    def uniform(value: float) -> list:
+        return [0.0 if i < cfg.dense_first or i >= num_layers - cfg.dense_last else value for i in range(num_layers)]
+
+    lists = []
+    for name, value in (("layer_ffn_sparsity", cfg.ffn_sparsity), ("layer_attn_sparsity", cfg.attn_sparsity)):
+        explicit = getattr(cfg, name)
+        if explicit and len(explicit) != num_layers:
+            raise ValueError(
+                f"methods.sparselora.Config.{name} has {len(explicit)} entries; the model has {num_layers} layers "
+                f"(give one per layer, or leave it empty)"
+            )
+        lists.append([float(v) for v in explicit] if explicit else uniform(value))
+    return lists[0], lists[1]
+
+
+def apply(model: torch.nn.Module, cfg: Config, *, task_type: str) -> torch.nn.Module:
+    """peft LoRA, then SparseLoRA's estimator and sliced projections on the frozen base.
+
+    Call it after moving the model to its device and dtype (the SVD runs here, on the weights).
+    """
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type not in ARCHITECTURES:
+        raise ValueError(
+            f"sparselora supports model types {', '.join(ARCHITECTURES)} (BERT/MiniLM, DistilBERT, "
+            f"Llama family); got {model_type!r} ({type(model).__name__})"
+        )
+    model = apply_lora(model, cfg, task_type=task_type)
+    for name, module in model.named_modules():
+        if any(getattr(module, "use_dora", {}).values()):
+            raise ValueError(f"sparselora supports plain LoRA adapters only; {name} uses DoRA")
+    hf_model = model.get_base_model()
+    num_layers = len(get_layers(hf_model, model_type))
+    ffn, attn = get_schedule(cfg, num_layers)
+    blocks, targets = make_blocks(hf_model, model_type=model_type, ffn_sparsity=ffn, attn_sparsity=attn, rank=cfg.svd_rank)
+    state = State(blocks=blocks, active=cfg.dense_warmup == 0, context_aware=cfg.context_aware)
+    install(hf_model, blocks, targets, state=state, causal_lm=task_type == "CAUSAL_LM")
+    model._sparselora = state
+    return model
+
+
+def get_state(model: torch.nn.Module) -> State:
+    """The SparseLoRA state that ``apply`` attached."""
+    state = getattr(model, "_sparselora", None)
+    if state is None:
+        raise ValueError("model has no SparseLoRA state: build it with methods.sparselora.apply")
+    return state
+
+
+def after_step(model: torch.nn.Module, cfg: Config, *, step: int, total_steps: int) -> None:
+    """Count the step as dense or sparse; switch sparsity on once the dense warm-up is over."""
+    state = get_state(model)
+    if state.active:
+        state.sparse_steps += 1
+    else:
+        state.dense_steps += 1
+    state.active = step >= math.ceil(cfg.dense_warmup * total_steps)
+
+
+def get_ratio(skipped: int, total: int) -> float:
+    return skipped / total if total else 0.0
+
+
+def stats(model: torch.nn.Module, cfg: Config) -> dict:
+    """Compute sparsity of the frozen base GEMMs (analytic, over all training forwards so far).
+
+    FLOPs count the forward GEMMs and their input-gradient GEMMs (2x the forward; frozen
+    weights get no weight gradient), over the targeted projections of every layer.
+    """
+    state = get_state(model)
+    per_layer, per_block = {}, {}
+    for block in state.blocks:
+        layer = block.name.split(".")[0]
+        dense, actual = per_layer.get(layer, (0, 0))
+        per_layer[layer] = (dense + block.flops_dense, actual + block.flops_actual)
+        per_block[block.name] = get_ratio(block.flops_dense - block.flops_actual, block.flops_dense)
+    dense = 2 * sum(b.flops_dense for b in state.blocks)
+    actual = 2 * sum(b.flops_actual for b in state.blocks)
+
+    def channels(kind: str) -> float:
+        chosen = [b for b in state.blocks if b.kind == kind]
+        total = sum(b.channels_total for b in chosen)
+        return get_ratio(total - sum(b.channels_kept for b in chosen), total)
+
+    return {
+        **weight_sparsity(model),
+        "compute_sparsity": get_ratio(dense - actual, dense),
+        "compute_sparsity_per_layer": {k: get_ratio(d - a, d) for k, (d, a) in per_layer.items()},
+        "compute_sparsity_per_block": per_block,
+        "base_gemm_flops_dense": dense,
+        "base_gemm_flops_actual": actual,
+        "channel_sparsity_ffn": channels("ffn"),
+        "channel_sparsity_attn": channels("attn"),
+        "estimator_flops": state.estimator_flops,
+        "estimator_seconds": state.estimator_seconds,
+        "dense_steps": state.dense_steps,
+        "sparse_steps": state.sparse_steps,
+    }
