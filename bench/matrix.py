@@ -48,12 +48,9 @@ TIERS = {
             "lora_prune": {"lr": 5e-3, "dropout": 0.0, "prune_every": 20},
             # the tiny models have 2 layers: no dense first/last layer, or nothing would be sparse;
             # milder sparsity than the paper's 0.9/0.5 (a 128-wide FFN would keep 13 channels).
-            # LoRA on tiny-bert's word embeddings too: with them frozen, q/v LoRA stays at chance on
-            # sst2/imdb (measured; unfreezing them gives 1.00 on sst2). q/v names of both families.
             "sparselora": {
                 "lr": 5e-3, "dropout": 0.0, "dense_first": 0, "dense_last": 0,
                 "ffn_sparsity": 0.5, "attn_sparsity": 0.25,
-                "target_modules": ["query", "value", "word_embeddings", "q_proj", "v_proj"],
             },
         },
     ),
