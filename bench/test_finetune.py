@@ -11,10 +11,12 @@ import statistics
 import pytest
 import torch
 
-from bench.matrix import CASES, TIERS
+from bench.matrix import CASES, TIERS, get_custom_cases
 from fixtures.cases import build_run, get_footprint, set_seed
+from fixtures.datasets import DataUnavailable
 from fixtures.hardware import get_unmet_need
 from fixtures.measure import PeakMemory, release
+from fixtures.real_models import ModelUnavailable
 from fixtures.train import train
 
 
@@ -27,7 +29,8 @@ def pytest_generate_tests(metafunc):
         seeds = [int(s) for s in raw.split(",")]
     except ValueError:
         raise pytest.UsageError(f"--seeds expects integers separated by commas, got {raw!r}") from None
-    cases = [dataclasses.replace(c, seed=s) for c in CASES for s in seeds]
+    custom = [v.partition("=")[0] for v in metafunc.config.getoption("dataset")]
+    cases = [dataclasses.replace(c, seed=s) for c in CASES + get_custom_cases(custom) for s in seeds]
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
 
 
@@ -52,7 +55,10 @@ def percentile(values: list[float], q: float) -> float:
 def test_finetune(case, device, benchmark, run_options):
     set_seed(case.seed)
     with PeakMemory(device) as memory:
-        run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
+        try:
+            run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
+        except (DataUnavailable, ModelUnavailable) as e:
+            pytest.skip(str(e))
         before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}
         result = train(
             run.model, run.workload.batches(seed=case.seed, device=device),
