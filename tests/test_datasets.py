@@ -206,3 +206,51 @@ def test_hub_not_tried_offline(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", guarded)
     with pytest.raises(DataUnavailable, match="hub not tried"):
         get_real_data("imdb", TASKS["imdb"], settings=TrainSettings(), data_dir=None, extra={})
+
+
+class FakeSplit:
+    """Just enough of a datasets.Dataset for the hub loader."""
+
+    def __init__(self, columns: dict):
+        self.columns = columns
+        self.column_names = list(columns)
+
+    def __getitem__(self, name):
+        return self.columns[name]
+
+
+def test_hub_source_when_online(monkeypatch):
+    import sys
+    import types
+
+    for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(var, raising=False)
+    calls = []
+
+    def load_dataset(path, config):
+        calls.append((path, config))
+        if path == "stanfordnlp/sst2":
+            raise ConnectionError("no network")
+        split = FakeSplit({"sentence": ["good", "bad", "fine"], "label": [1, 0, 1], "idx": [0, 1, 2]})
+        return {"train": split, "validation": split}
+
+    monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    data = get_real_data("sst2", TASKS["sst2"], settings=TrainSettings(), data_dir=None, extra={})
+    assert calls == [("stanfordnlp/sst2", None), ("nyu-mll/glue", "sst2")]
+    assert data.protocol["source"] == "hub" and data.protocol["eval_file"] == "hub:nyu-mll/glue/sst2[validation]"
+    assert data.train_labels == [1, 0, 1]
+
+
+def test_length_buckets_cover_every_example_once_per_epoch():
+    import torch
+
+    from fixtures.batches import iter_classification_batches
+
+    ids = [[1] * (1 + i % 37) for i in range(400)]
+    labels = list(range(400))
+    batches = iter_classification_batches(ids, labels, pad_id=0, batch_size=8, seed=0, device="cpu", buckets=True)
+    epoch = [next(batches) for _ in range(50)]
+    seen = torch.cat([b["labels"] for b in epoch]).tolist()
+    assert sorted(seen) == labels
+    padding = sum(int((b["attention_mask"] == 0).sum()) for b in epoch)
+    assert padding < 0.1 * sum(len(r) for r in ids)
