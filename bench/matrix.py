@@ -76,13 +76,21 @@ TIERS = {
         options=REAL_OPTIONS,
         data="real",
     ),
-    # The CPU CI check: real SST-2, a 4,000-example training subset (seeded shuffle), the full
-    # 872-example validation split; about a minute on 2 cores. Selected by -m "real and cpu and ci".
+    # The CPU CI check, -m "real and cpu and ci": real SST-2, a 5,000-example training subset
+    # (seeded shuffle), the full 872-example validation split. To fit a 2-core CPU in about
+    # two minutes: batch 16 with length buckets (little padding), LoRA on every linear layer
+    # at lr 2e-3 (q/v-only LoRA reached 0.79-0.80 in this budget; lr 3e-3 diverged), 5
+    # inference rounds. Measurements: docs/datasets-and-models.md.
     "ci": Tier(
         marker="real",
         models={"classification": "minilm-l6", "lm": "smollm2-135m"},
-        settings={"sst2": {**REAL_SETTINGS["sst2"], "limit_train": 4000, "log_every": 25}},
-        options=REAL_OPTIONS,
+        settings={
+            "sst2": {
+                **REAL_SETTINGS["sst2"], "batch_size": 16, "limit_train": 5000, "length_buckets": True,
+                "inference_rounds": 5, "log_every": 50,
+            },
+        },
+        options={"lora": {"lr": 2e-3, "target_modules": ("all-linear",)}},
         data="real",
     ),
 }
@@ -123,7 +131,8 @@ FLOORS[("sst2", "real")] = Floor("accuracy", 0.83)
 FLOORS[("imdb", "real")] = Floor("accuracy", 0.80)
 FLOORS[("wikitext2", "real")] = Floor("perplexity", 16.0)
 # CI: measured on this repo's 2-core CPU (see docs/datasets-and-models.md for the command):
-# LoRA on 4,000 SST-2 examples reached CI_MEASURED validation accuracy; floor 0.80.
+# LoRA on 5,000 SST-2 examples reached 0.835 validation accuracy in 78 s wall (2026-11-28,
+# seed 0); 4,000 examples gave 0.811. The floor, 0.80, leaves room for seeds and library versions.
 FLOORS[("sst2", "ci")] = Floor("accuracy", 0.80)
 # A dataset added with --dataset NAME=PATH has no reference: it must beat always
 # predicting the eval split's majority class by at least a point.

@@ -18,7 +18,7 @@ def test_ci_case_is_selectable_and_small():
     assert {m.name for m in ci.marks} >= {"real", "ci", "cpu", "lora", "sst2"}
     assert ci.id == "lora-sst2-ci-cpu-seed0" and ci.floor.value >= 0.80
     settings = TrainSettings(**ci.get_settings())
-    assert 0 < settings.limit_train <= 4000 and settings.limit_eval == 0  # full validation split
+    assert 0 < settings.limit_train <= 6000 and settings.limit_eval == 0  # full validation split
 
 
 def test_real_settings_are_valid_and_wikitext_trains_on_validation():
