@@ -42,6 +42,10 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{name}: cases on dataset {name}")
     for name in get_custom_datasets(config):
         config.addinivalue_line("markers", f"{name}: cases on the --dataset {name}")
+    try:  # a mistyped --data-dir is a usage error now, not an error in every real case later
+        get_default_data_dir(config.rootpath, config.getoption("data_dir"))
+    except DataError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 def get_custom_datasets(config) -> dict:
