@@ -90,7 +90,17 @@ def test_minilm_from_pack():
     with torch.inference_mode():
         logits = model(**batch).logits
     assert logits.shape == (2, 3) and source.startswith("dir:") and source.endswith("model")
-    assert model.config.model_type == "bert"
+    assert model.config.model_type == "bert" and model.dtype == torch.float32
+
+
+@needs_minilm
+def test_half_precision_copy_loads_as_float32(tmp_path):
+    """A copy saved in fp16 (to carry less) still trains in float32."""
+    model, tokenizer, _ = make_real_model("minilm-l6", kind="classification", num_labels=2)
+    model.half().save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    again, _, source = make_real_model(str(tmp_path), kind="classification", num_labels=2)
+    assert again.dtype == torch.float32 and source == f"dir:{tmp_path}"
 
 
 @needs_smollm2
