@@ -57,6 +57,16 @@ def test_paths_and_hub_ids(tmp_path):
     assert get_model_source("distilgpt2").location == "distilgpt2"
 
 
+def test_gguf_needs_the_gguf_package(monkeypatch, tmp_path):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    monkeypatch.setenv("PEFT_BENCH_CACHE", str(tmp_path / "cache"))
+    real_find_spec = real_models.importlib.util.find_spec
+    monkeypatch.setattr(real_models.importlib.util, "find_spec", lambda n: None if n == "gguf" else real_find_spec(n))
+    with pytest.raises(ModelUnavailable, match="pip install gguf"):
+        make_real_model(str(gguf), kind="lm", num_labels=0)
+
+
 def test_offline_hub_id_fails_fast_with_a_hint():
     start = time.perf_counter()
     with pytest.raises(ModelUnavailable, match="not in the local HF cache"):
