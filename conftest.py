@@ -19,6 +19,16 @@ def pytest_addoption(parser):
     group.addoption("--set", action="append", default=[], dest="overrides", metavar="SCOPE.FIELD=VALUE",
                     help="override a method Config field (lora.r=16) or a TrainSettings field "
                          "(train.max_steps=50); values are JSON (repeatable)")
+    group.addoption("--data-dir", default=None, metavar="DIR",
+                    help="real datasets under DIR/<name>/ (default: $PEFT_BENCH_DATA, else ../shared/data "
+                         "beside the repository if it exists; then the hub unless offline)")
+    group.addoption("--dataset", action="append", default=[], metavar="NAME=PATH",
+                    help="add a local text-classification dataset (folder with train + validation/test "
+                         "files, columns text|sentence,label); runs lora and full_ft on it (repeatable)")
+    group.addoption("--limit-train", type=int, default=None, metavar="N",
+                    help="real data: train on at most N examples (seeded shuffle; LM: first N lines)")
+    group.addoption("--limit-eval", type=int, default=None, metavar="N",
+                    help="real data: evaluate on at most N examples (seeded shuffle; LM: first N lines)")
 
 
 def pytest_configure(config):
@@ -29,6 +39,8 @@ def pytest_configure(config):
     for name in TASKS:
         config.addinivalue_line("markers", f"{name}: cases on dataset {name}")
     config.stash[RUN_OPTIONS] = get_run_options(config)
+    for name in config.stash[RUN_OPTIONS]["datasets"]:
+        config.addinivalue_line("markers", f"{name}: cases on the --dataset {name}")
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,14 @@ import statistics
 import pytest
 import torch
 
-from bench.matrix import CASES, TIERS
+from bench.matrix import CASES, TIERS, get_custom_cases
 from fixtures.cases import build_run, get_footprint, set_seed
+from fixtures.datasets import DataUnavailable
 from fixtures.hardware import get_unmet_need
 from fixtures.measure import PeakMemory, release
 from fixtures.options import RUN_OPTIONS
 from fixtures.outcome import get_failure_status, make_entry
+from fixtures.real_models import ModelUnavailable
 from fixtures.train import train
 
 
@@ -24,8 +26,9 @@ def pytest_generate_tests(metafunc):
     """Expand the matrix over --seeds, with readable ids and per-case markers."""
     if "case" not in metafunc.fixturenames:
         return
-    seeds = metafunc.config.stash[RUN_OPTIONS]["seeds"]
-    cases = [dataclasses.replace(c, seed=s) for c in CASES for s in seeds]
+    options = metafunc.config.stash[RUN_OPTIONS]
+    cases = CASES + get_custom_cases(list(options["datasets"]))
+    cases = [dataclasses.replace(c, seed=s) for c in cases for s in options["seeds"]]
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
 
 
@@ -56,7 +59,10 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     memory = PeakMemory(device)
     try:
         with memory:
-            run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
+            try:
+                run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
+            except (DataUnavailable, ModelUnavailable) as e:
+                pytest.skip(str(e))
             record.update(model=run.model_name, config=dataclasses.asdict(run.cfg),
                           settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol)
             before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}

@@ -85,6 +85,12 @@ def apply(model: torch.nn.Module, cfg: Config, *, task_type: str) -> torch.nn.Mo
     from peft import get_peft_model, prepare_model_for_kbit_training
 
     model = quantize(model, cfg)
+    # On AVX512-BF16 CPUs bitsandbytes repacks a 4-bit weight for inference at its first
+    # no-grad eval forward (e.g. a zero-shot perplexity before training), and later training
+    # forwards then run gemv_4bit, which has no autograd: wrong gradients and a UserWarning.
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
     model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     return get_peft_model(model, make_lora_config(model, cfg, task_type=task_type))
 
