@@ -45,6 +45,7 @@ REAL_OPTIONS = {
     "lora": {"lr": 1e-3},
     "qlora": {"lr": 1e-3},
     "lora_prune": {"lr": 1e-3},
+    "sparselora": {"lr": 1e-3},
 }
 
 TIERS = {
