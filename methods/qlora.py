@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
-from methods._common import adamw, check_fraction, check_positive
+from methods._common import adamw
 from methods._common import no_after_step as after_step  # noqa: F401  (a method hook)
 from methods._common import no_penalty as penalty  # noqa: F401
 from methods._common import weight_sparsity as stats  # noqa: F401
+from methods.lora import Config as LoraConfig
 from methods.lora import make_lora_config
 
 # Heads that must stay in full precision (sequence classification crashes otherwise).
@@ -23,35 +24,22 @@ COMPUTE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16
 
 
 @dataclass(frozen=True)
-class Config:
-    """QLoRA settings.
+class Config(LoraConfig):
+    """LoRA settings (see methods.lora.Config) plus the 4-bit base.
 
     Args:
-        r: LoRA rank.
-        alpha: LoRA scaling numerator.
-        dropout: LoRA dropout.
-        target_modules: module names to adapt; empty = the family's attention q/v.
         quant_type: bitsandbytes 4-bit type ("nf4" or "fp4").
         double_quant: quantize the quantization constants too.
         compute_dtype: dtype of the de-quantized matmuls on CUDA ("bfloat16");
             CPU always computes in float32.
-        lr: peak learning rate.
-        weight_decay: AdamW weight decay.
     """
 
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.1
-    target_modules: tuple[str, ...] = ()
     quant_type: str = "nf4"
     double_quant: bool = True
     compute_dtype: str = "bfloat16"
-    lr: float = 5e-4
-    weight_decay: float = 0.0
 
     def __post_init__(self):
-        check_positive(self, "r", "alpha", "lr")
-        check_fraction(self, "dropout")
+        super().__post_init__()
         if self.quant_type not in ("nf4", "fp4"):
             raise ValueError(f"methods.qlora.Config.quant_type={self.quant_type!r}: use 'nf4' or 'fp4'")
         if self.compute_dtype not in COMPUTE_DTYPES:
