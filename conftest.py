@@ -19,6 +19,8 @@ def pytest_addoption(parser):
     group.addoption("--set", action="append", default=[], dest="overrides", metavar="SCOPE.FIELD=VALUE",
                     help="override a method Config field (lora.r=16) or a TrainSettings field "
                          "(train.max_steps=50); values are JSON (repeatable)")
+    group.addoption("--refuse-busy-gpu", action="store_true",
+                    help="skip GPU cases while other processes hold > 500 MiB on the GPU (always recorded)")
     group.addoption("--data-dir", default=None, metavar="DIR",
                     help="real datasets under DIR/<name>/ (default: $PEFT_BENCH_DATA, else ../shared/data "
                          "beside the repository if it exists; then the hub unless offline)")

@@ -14,7 +14,7 @@ import torch
 from bench.matrix import CASES, TIERS, get_custom_cases
 from fixtures.cases import build_run, get_footprint, set_seed
 from fixtures.datasets import DataUnavailable
-from fixtures.hardware import get_unmet_need
+from fixtures.hardware import get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.measure import PeakMemory, release
 from fixtures.options import RUN_OPTIONS
 from fixtures.outcome import get_failure_status, make_entry
@@ -32,15 +32,23 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
 
 
+BUSY_BYTES = 500 * 2**20  # as peft's own benchmark: above this the GPU is not ours alone
+OTHER_GPU_BYTES = pytest.StashKey[object]()
+
+
 @pytest.fixture
-def device(case, hardware):
+def device(case, hardware, request):
     """The case's device, skipped when the machine lacks what the case needs; cleaned afterwards."""
     reason = get_unmet_need(hardware, needs_cuda=case.needs_cuda, min_gpu_gib=case.min_gpu_gib, needs_bnb=case.needs_bnb)
     if reason:
         pytest.skip(reason)
     dev = torch.device("cuda" if case.needs_cuda else "cpu")
-    if dev.type == "cuda" and torch.cuda.memory_allocated(dev) > 500 * 2**20:
+    if dev.type == "cuda" and torch.cuda.memory_allocated(dev) > BUSY_BYTES:
         pytest.fail(f"GPU already holds {torch.cuda.memory_allocated(dev) / 2**20:.0f} MiB before {case.id}")
+    others = get_other_processes_gpu_bytes(dev.index or 0) if dev.type == "cuda" else None
+    if others and others > BUSY_BYTES and request.config.getoption("refuse_busy_gpu"):
+        pytest.skip(f"other processes hold {others / 2**20:.0f} MiB on the GPU (--refuse-busy-gpu); free it first")
+    request.node.stash[OTHER_GPU_BYTES] = others
     yield dev
     release(dev)
 
@@ -55,7 +63,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     record = benchmark.extra_info
     record.update(case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
-                  floor_metric=case.floor.metric, floor_value=case.floor.value)
+                  floor_metric=case.floor.metric, floor_value=case.floor.value,
+                  gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None))
     memory = PeakMemory(device)
     try:
         with memory:

@@ -131,3 +131,10 @@ def test_a_smoke_case_opens_no_socket():
     proc = subprocess.run([sys.executable, "-c", NO_NETWORK], capture_output=True, text=True, timeout=300, env=env)
     assert "ATTEMPTS []" in proc.stdout, proc.stdout[-2000:]
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_other_gpu_processes_degrade_to_unknown_without_a_driver():
+    from fixtures.hardware import get_other_processes_gpu_bytes
+
+    value = get_other_processes_gpu_bytes(0)
+    assert value is None or value >= 0
