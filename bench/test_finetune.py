@@ -114,7 +114,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     passed = case.floor.passes(measured)
     record.update(
         status="passed" if passed else "failed_floor", floor_passed=passed,
-        train_seconds=result.train_seconds, train_steps=result.steps,
+        train_seconds=result.train_seconds, train_steps=result.steps, train_tokens=result.tokens,
+        train_tokens_per_second=result.tokens / result.train_seconds,
         step_seconds_p50=percentile(result.step_seconds, 50),
         step_seconds_p90=percentile(result.step_seconds, 90),
         loss_curve=result.loss_curve,
