@@ -34,6 +34,13 @@ def get_target_modules(model: torch.nn.Module, explicit) -> list[str] | str:
     return list(ATTENTION_QV[model_type])
 
 
+def normalize_targets(cfg) -> None:
+    """target_modules as a tuple: one name given as a string (e.g. "all-linear" from the
+    command line) is one module name, not a sequence of letters."""
+    value = cfg.target_modules
+    object.__setattr__(cfg, "target_modules", (value,) if isinstance(value, str) else tuple(value))
+
+
 def check_positive(cfg, *names: str) -> None:
     """Raise a ValueError naming the field, its value and the fix when a field is not > 0."""
     for name in names:
