@@ -169,3 +169,8 @@ def test_configs_are_json_native():
 
     for name in METHODS:
         json.dumps(dataclasses.asdict(get_method(name).Config()))
+
+
+def test_one_target_name_as_a_string_is_one_module():
+    for name in ("lora", "hira", "qlora", "lora_prune", "sparselora"):
+        assert get_method(name).Config(target_modules="all-linear").target_modules == ("all-linear",)
