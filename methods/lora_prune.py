@@ -57,14 +57,16 @@ class Config(LoraConfig):
 def apply(model: torch.nn.Module, cfg: Config, *, task_type: str) -> torch.nn.Module:
     """LoRA, with an all-ones mask registered on each adapter matrix."""
     model = apply_lora(model, cfg, task_type=task_type)
-    for p in get_adapter_weights(model):
+    # found once here, not by a walk over every parameter in each training step
+    model._prune_weights = [p for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
+    for p in model._prune_weights:
         p._prune_mask = torch.ones_like(p, dtype=torch.bool)
     return model
 
 
 def get_adapter_weights(model: torch.nn.Module) -> list[torch.nn.Parameter]:
-    """The LoRA A and B matrices (not the task head)."""
-    return [p for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
+    """The LoRA A and B matrices (not the task head), as listed by ``apply``."""
+    return model._prune_weights
 
 
 def get_scheduled_sparsity(cfg: Config, *, step: int, total_steps: int) -> float | None:
