@@ -48,6 +48,21 @@ REAL_OPTIONS = {
     "sparselora": {"lr": 1e-3},
 }
 
+# The fast loop on the GPU (issue #6): the same data and quality floors as the real tier,
+# with the speed options on. SST-2 is the real tier's full-epoch run, padded to multiples
+# of 16 so that torch.compile's CUDA graphs see few shapes. WikiText-2 is the throughput
+# case: SmolLM2 at 16 x 512 tokens in pure bf16, compiled, the loss in chunks of 2,048
+# tokens; LoRA-family methods on every linear layer at rank 16 (PERF_LM_OPTIONS).
+PERF_SETTINGS = {
+    "sst2": {**REAL_SETTINGS["sst2"], "compile": "reduce-overhead", "pad_multiple": 16, "log_every": 500},
+    "wikitext2": {
+        **REAL_SETTINGS["wikitext2"], "batch_size": 16, "max_steps": 100, "dtype": "bf16",
+        "trainable_dtype": "bf16", "compile": "reduce-overhead", "loss_chunk": 2048, "limit_eval": 1000,
+    },
+}
+PERF_LM_OPTIONS = {"target_modules": ("all-linear",), "r": 16, "dropout": 0.0}
+PERF_MIXED = {"trainable_dtype": "fp32", "autocast": "bf16"}
+
 TIERS = {
     # Tiny models (pretrained here in seconds, see fixtures.pretrain) on generated data:
     # the wiring proof on a laptop CPU in minutes. Higher learning rates than on real models.
@@ -100,6 +115,14 @@ TIERS = {
         options={"lora": {"lr": 2e-3, "target_modules": ("all-linear",)}},
         data="real",
     ),
+    # -m perf: the fast loop, every method, GPU only (tokens/s, MFU and step time per method).
+    "perf": Tier(
+        marker="perf",
+        models={"classification": "minilm-l6", "lm": "smollm2-135m"},
+        settings=PERF_SETTINGS,
+        options=REAL_OPTIONS,
+        data="real",
+    ),
 }
 
 
@@ -145,6 +168,10 @@ FLOORS[("wikitext2", "real")] = Floor("perplexity", 16.0)
 # LoRA on 5,000 SST-2 examples reached 0.835 validation accuracy in 70-78 s wall (2026-11-28,
 # seed 0); 4,000 examples gave 0.811. The floor, 0.80, leaves room for seeds and library versions.
 FLOORS[("sst2", "ci")] = Floor("accuracy", 0.80)
+# The perf tier trains as the real tier does (WikiText-2: 100 steps at batch 16 instead of
+# 150 at batch 8), so it keeps the real tier's floors.
+FLOORS[("sst2", "perf")] = FLOORS[("sst2", "real")]
+FLOORS[("wikitext2", "perf")] = FLOORS[("wikitext2", "real")]
 # A dataset added with --dataset NAME=PATH has no reference: it must beat always
 # predicting the eval split's majority class by at least a point.
 CUSTOM_FLOOR = Floor("accuracy_over_majority", 0.01)
@@ -225,6 +252,18 @@ CASES += [
 ]
 # The CPU CI check (-m "real and cpu and ci"): MiniLM-L6 + LoRA on real SST-2.
 CASES += [Case("lora", "sst2", "ci", "cpu")]
+# The fast GPU loop (-m perf): every method on SST-2 and WikiText-2; HiRA keeps its own rank.
+# Full fine-tuning and QLoRA train in their usual mixed precision on the LM (fp32 trained
+# weights, bf16 autocast): pure bf16 updates of full weights are lost to rounding, and
+# QLoRA's frozen norms and embeddings are fp32 after peft's k-bit preparation.
+CASES += [
+    Case(method, dataset, "perf", "gpu",
+         settings=PERF_MIXED if dataset == "wikitext2" and method in ("full_ft", "qlora") else {},
+         options={} if dataset == "sst2" or method == "full_ft"
+         else {k: v for k, v in PERF_LM_OPTIONS.items() if not (method == "hira" and k == "r")})
+    for dataset in ("sst2", "wikitext2")
+    for method in METHODS
+]
 
 # Methods run on a dataset added with --dataset NAME=PATH (real tier, every hardware).
 CUSTOM_METHODS = ("lora", "full_ft")

@@ -6,20 +6,22 @@ in ``benchmark.extra_info`` and then asserts its quality floor.
 """
 
 import dataclasses
+import functools
 import statistics
 
 import pytest
 import torch
 
 from bench.matrix import CASES, TIERS, get_custom_cases
-from fixtures.cases import build_run, get_footprint, set_seed
+from fixtures.cases import build_run, get_footprint, get_settings, set_seed
 from fixtures.datasets import DataUnavailable
+from fixtures.flops import get_mfu, get_peak_flops
 from fixtures.hardware import get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.measure import PeakMemory, release
 from fixtures.options import RUN_OPTIONS
 from fixtures.outcome import get_failure_status, make_entry
 from fixtures.real_models import ModelUnavailable
-from fixtures.train import train
+from fixtures.train import make_autocast, train
 
 
 def pytest_generate_tests(metafunc):
@@ -58,14 +60,31 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def test_finetune(case, device, benchmark, run_options, request, unfinished_cases):
+def get_speed(result, *, hardware_name: str) -> dict:
+    """Step latency percentiles, the steady-state rate (warm-up steps left out), FLOPs and MFU."""
+    steps = result.step_seconds
+    steady_step = result.steady_seconds / max(1, result.steps - result.warmup_steps)
+    return {
+        "step_seconds_p50": percentile(steps, 50) if steps else None,
+        "step_seconds_p90": percentile(steps, 90) if steps else None,
+        "warmup_steps": result.warmup_steps,
+        "steady_seconds": result.steady_seconds,
+        "steady_step_seconds": steady_step,
+        "steady_tokens_per_second": result.steady_tokens / result.steady_seconds if result.steady_seconds else None,
+        "step_flops": result.step_flops,
+        "mfu": get_mfu(result.step_flops, steady_step, hardware_name),
+        "mfu_peak": "bf16 dense datasheet peak" if get_peak_flops(hardware_name) else None,
+    }
+
+
+def test_finetune(case, device, benchmark, run_options, request, unfinished_cases, hardware):
     set_seed(case.seed)
     record = benchmark.extra_info
     record.update(case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None))
-    memory = PeakMemory(device)
+    memory = PeakMemory(device, enabled=get_settings(case, run_options["overrides"]).measure)
     try:
         with memory:
             try:
@@ -74,18 +93,22 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                 pytest.skip(str(e))
             record.update(model=run.model_name, config=dataclasses.asdict(run.cfg),
                           settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol)
-            before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}
+            precision = functools.partial(make_autocast, device, run.settings.autocast)  # eval as trained
+            with precision():
+                before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}
             result = train(
                 run.model, run.workload.batches(seed=case.seed, device=device),
                 method=run.method, cfg=run.cfg, settings=run.settings,
                 total_steps=run.workload.total_steps, device=device, label=case.id,
             )
-            quality = run.workload.evaluate(run.model, device=device)
+            with precision():
+                quality = run.workload.evaluate(run.model, device=device)
             batch = run.workload.get_inference_batch(device)
 
             @torch.inference_mode()
             def infer():
-                run.model(**batch)
+                with precision():
+                    run.model(**batch)
                 if device.type == "cuda":
                     torch.cuda.synchronize()
 
@@ -116,8 +139,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         status="passed" if passed else "failed_floor", floor_passed=passed,
         train_seconds=result.train_seconds, train_steps=result.steps, train_tokens=result.tokens,
         train_tokens_per_second=result.tokens / result.train_seconds,
-        step_seconds_p50=percentile(result.step_seconds, 50),
-        step_seconds_p90=percentile(result.step_seconds, 90),
+        **get_speed(result, hardware_name=hardware.gpu_name if device.type == "cuda" else ""),
         loss_curve=result.loss_curve,
         inference_batch_size=int(next(iter(batch.values())).shape[0]),
         **quality, **memory.result, **get_footprint(run.model, run.method_name),
