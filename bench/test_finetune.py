@@ -6,6 +6,7 @@ in ``benchmark.extra_info`` and then asserts its quality floor.
 """
 
 import dataclasses
+import os
 import statistics
 
 import pytest
@@ -61,6 +62,7 @@ def percentile(values: list[float], q: float) -> float:
 def test_finetune(case, device, benchmark, run_options, request, unfinished_cases):
     set_seed(case.seed)
     record = benchmark.extra_info
+    record.update(worker=os.environ.get("PEFT_BENCH_WORKER"))  # set by python -m bench.shard; else null
     record.update(case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
