@@ -27,6 +27,7 @@ report's status when the workers passed but merging failed.
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -92,11 +93,13 @@ def get_pytest_command(worker: Worker, index: int, pytest_args: list[str], out: 
     names_path = any(Path(a.split("::")[0]).exists() for a in pytest_args if not a.startswith("-"))
     return [
         sys.executable, "-m", "pytest", *([] if names_path else ["bench"]), *pytest_args,
-        "--claim-dir", str(out / "claims"),
-        "--benchmark-json", str(out / f"shard-{index}.json"),
+        # OPTION=VALUE: pytest's early parse would take a separate value for a path to
+        # look for conftest.py files in
+        f"--claim-dir={out / 'claims'}",
+        f"--benchmark-json={out / f'shard-{index}.json'}",
         # autosave stays on (pytest.ini), but per worker: two processes picking the next
         # run number in one storage folder at once would collide
-        "--benchmark-storage", str(out / "autosave" / worker.name),
+        f"--benchmark-storage={out / 'autosave' / worker.name}",
     ]
 
 
@@ -142,7 +145,7 @@ def run_workers(workers: list[Worker], pytest_args: list[str], out: Path) -> lis
     procs, threads = [], []
     for index, worker in enumerate(workers):
         command = get_pytest_command(worker, index, pytest_args, out)
-        print(f"[shard] {worker.name}: CUDA_VISIBLE_DEVICES={worker.devices!r} {' '.join(command[1:])}", flush=True)
+        print(f"[shard] {worker.name}: CUDA_VISIBLE_DEVICES={worker.devices!r} {shlex.join(command[1:])}", flush=True)
         proc = subprocess.Popen(command, env=get_worker_env(worker, len(workers)), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
                                 errors="replace", start_new_session=True)
@@ -170,7 +173,7 @@ def make_summary(workers: list[Worker], codes: list[int], claims: list[dict], wa
     for worker, code in zip(workers, codes):
         ran = sum(c.get("worker") == worker.name for c in claims)
         lines.append(f"[shard] {worker.name:<8} {worker.devices or '-':<10} {ran:>5}  "
-                     f"{code} ({EXIT_MEANINGS.get(code, 'killed by a signal' if code < 0 else 'error')})")
+                     f"{code} ({EXIT_MEANINGS.get(code, f'killed by signal {-code}' if code < 0 else 'error')})")
     rate = len(claims) / (wall_s / 60) if wall_s > 0 else 0.0
     lines.append(f"[shard] {len(claims)} cases on {len(workers)} workers in {wall_s:.1f} s wall time: "
                  f"{rate:.2f} cases/minute")
@@ -184,7 +187,7 @@ def make_report(out: Path) -> int:
         print("[shard] no shard JSON written (nothing timed); no report", flush=True)
         return 0
     command = [sys.executable, "-m", "reports", *map(str, shards), "-o", str(out / "report" / "index.html")]
-    print(f"[shard] {' '.join(command[1:])}", flush=True)
+    print(f"[shard] {shlex.join(command[1:])}", flush=True)
     return subprocess.run(command, check=False).returncode
 
 
