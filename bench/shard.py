@@ -39,6 +39,7 @@ from pathlib import Path
 
 from fixtures.claims import WORKER_ENV, read_claims
 
+ROOT = Path(__file__).resolve().parents[1]
 NO_TESTS = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
 EXIT_MEANINGS = {0: "ok", 1: "failures", 2: "interrupted", 3: "internal error", 4: "usage error",
                  5: "no tests selected"}
@@ -103,9 +104,16 @@ def get_pytest_command(worker: Worker, index: int, pytest_args: list[str], out: 
     ]
 
 
+def get_child_env(**changes: str) -> dict:
+    """The inherited environment (NCCL_* etc. kept) with this repository importable even
+    where the interpreter leaves the working directory off sys.path (PYTHONSAFEPATH)."""
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), **changes)
+
+
 def get_worker_env(worker: Worker, n_workers: int) -> dict:
-    """The inherited environment (NCCL_* etc. kept) plus the worker's GPU, name and CPU share."""
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES=worker.devices, PYTHONUNBUFFERED="1")
+    """A worker's environment: its GPU, its name and its share of the CPU cores."""
+    env = get_child_env(CUDA_VISIBLE_DEVICES=worker.devices, PYTHONUNBUFFERED="1")
     env[WORKER_ENV] = worker.name
     # every torch process would otherwise start one thread per core and they would fight
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_workers)))
@@ -188,13 +196,13 @@ def make_report(out: Path) -> int:
         return 0
     command = [sys.executable, "-m", "reports", *map(str, shards), "-o", str(out / "report" / "index.html")]
     print(f"[shard] {shlex.join(command[1:])}", flush=True)
-    return subprocess.run(command, check=False).returncode
+    return subprocess.run(command, env=get_child_env(), check=False).returncode
 
 
 def warm_caches(*, real: bool) -> int:
     """Fill the model caches once, before the workers would all fill them at once."""
     command = [sys.executable, "-m", "fixtures.warm", *(["--real"] if real else [])]
-    return subprocess.run(command, env=dict(os.environ, CUDA_VISIBLE_DEVICES=""), check=False).returncode
+    return subprocess.run(command, env=get_child_env(CUDA_VISIBLE_DEVICES=""), check=False).returncode
 
 
 def get_parser() -> argparse.ArgumentParser:
