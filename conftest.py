@@ -2,6 +2,7 @@
 
 import pytest
 
+from fixtures.claims import run_claimed
 from fixtures.hardware import probe
 from fixtures.options import RUN_OPTIONS, get_run_options
 from fixtures.provenance import get_git_commit, get_versions
@@ -31,6 +32,9 @@ def pytest_addoption(parser):
                     help="real data: train on at most N examples (seeded shuffle; LM: first N lines)")
     group.addoption("--limit-eval", type=int, default=None, metavar="N",
                     help="real data: evaluate on at most N examples (seeded shuffle; LM: first N lines)")
+    group.addoption("--claim-dir", default=None, metavar="DIR",
+                    help="share the selection with other pytest processes: run only the cases this one "
+                         "claims first in DIR (a fresh folder per run; python -m bench.shard sets it)")
 
 
 def pytest_configure(config):
@@ -71,6 +75,13 @@ def pytest_benchmark_generate_json(config, benchmarks, include_data, machine_inf
     """pytest-benchmark drops cases without a timed call; put the unfinished ones back."""
     outcome = yield
     outcome.get_result()["benchmarks"].extend(config.stash.get(UNFINISHED, []))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """With --claim-dir, one process per GPU shares the selection case by case (see fixtures.claims)."""
+    claim_dir = session.config.getoption("claim_dir")
+    return run_claimed(session, claim_dir) if claim_dir else None
 
 
 def pytest_sessionstart(session):

@@ -1,0 +1,203 @@
+"""Sharding across workers: claims run each case once, the launcher merges the shards."""
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from bench.shard import Worker, get_exit_status, get_pytest_command, get_workers
+from fixtures.claims import claim, get_nextitem, is_claimed, iter_claimed, read_claims
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+NODEIDS = [f"bench/test_finetune.py::test_finetune[case{i}]" for i in range(40)]
+
+
+def test_claim_is_first_come(tmp_path):
+    assert claim(tmp_path, NODEIDS[0], worker="gpu0")
+    assert not claim(tmp_path, NODEIDS[0], worker="gpu1")
+    assert is_claimed(tmp_path, NODEIDS[0]) and not is_claimed(tmp_path, NODEIDS[1])
+    (record,) = read_claims(tmp_path)
+    assert (record["nodeid"], record["worker"], record["pid"]) == (NODEIDS[0], "gpu0", os.getpid())
+
+
+def test_two_claimers_take_turns_and_run_each_case_once(tmp_path):
+    a = iter_claimed(NODEIDS, tmp_path, worker="gpu0")
+    b = iter_claimed(NODEIDS, tmp_path, worker="gpu1")
+    ran = {"gpu0": [], "gpu1": []}
+    # gpu0 is three times slower: it asks for a case once for every three gpu1 asks
+    for turn in range(len(NODEIDS)):
+        for name, claimer in (("gpu0", a), ("gpu1", b)) if turn % 3 == 0 else (("gpu1", b),):
+            index = next(claimer, None)
+            if index is not None:
+                ran[name].append(index)
+    assert sorted(ran["gpu0"] + ran["gpu1"]) == list(range(len(NODEIDS)))
+    assert len(ran["gpu1"]) > 2 * len(ran["gpu0"])  # the faster one took more
+    assert {c["worker"] for c in read_claims(tmp_path)} == {"gpu0", "gpu1"}
+
+
+def claim_all(claim_dir: str, worker: str) -> list[int]:
+    return list(iter_claimed(NODEIDS, claim_dir, worker=worker))
+
+
+def test_claims_from_concurrent_processes_never_overlap(tmp_path):
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.starmap(claim_all, [(str(tmp_path), "w0"), (str(tmp_path), "w1")])
+    assert sorted(results[0] + results[1]) == list(range(len(NODEIDS)))
+
+
+def make_items(layout: str):
+    """Fake items: "AAB" = two items of module A, then one of module B (same session)."""
+    session = object()
+    modules = {name: object() for name in set(layout)}
+    items = [SimpleNamespace(nodeid=f"{m}::t{i}") for i, m in enumerate(layout)]
+    chains = [[session, modules[m]] for m in layout]
+    return items, chains
+
+
+def test_nextitem_keeps_the_module_when_every_remaining_case_shares_it(tmp_path):
+    items, chains = make_items("AAA")
+    assert get_nextitem(0, items, chains, tmp_path) is items[1]
+    claim(tmp_path, items[1].nodeid, worker="other")
+    assert get_nextitem(0, items, chains, tmp_path) is items[2]
+    claim(tmp_path, items[2].nodeid, worker="other")
+    assert get_nextitem(0, items, chains, tmp_path) is None
+
+
+def test_nextitem_is_none_when_a_wrong_guess_would_leave_the_wrong_module_set_up(tmp_path):
+    items, chains = make_items("AAB")
+    # guessing A's second item would keep module A set up, but the next case this process
+    # gets may be B's (if another process takes A's): only None is safe
+    assert get_nextitem(0, items, chains, tmp_path) is None
+    claim(tmp_path, items[1].nodeid, worker="other")
+    assert get_nextitem(0, items, chains, tmp_path) is items[2]
+
+
+CONFTEST = """
+import pytest
+from fixtures.claims import run_claimed
+
+def pytest_addoption(parser):
+    parser.addoption("--claim-dir", default=None)
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    claim_dir = session.config.getoption("claim_dir")
+    return run_claimed(session, claim_dir) if claim_dir else None
+"""
+
+TESTS = """
+import os
+import pytest
+
+@pytest.fixture(scope="session")
+def expensive():
+    with open(os.environ["SETUPS"], "a") as f:
+        f.write("setup\\n")
+
+@pytest.mark.parametrize("i", range(6))
+def test_case(i, expensive):
+    assert i != 4
+"""
+
+
+def test_run_loop_runs_claimed_cases_keeps_session_fixtures_and_fails_like_pytest(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("SETUPS", str(tmp_path / "setups"))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_cases=TESTS)
+    claims = tmp_path / "claims"
+    claim(claims.mkdir() or claims, "test_cases.py::test_case[0]", worker="other")
+
+    first = pytester.runpytest_subprocess(f"--claim-dir={claims}")
+    first.assert_outcomes(passed=4, failed=1)  # case 0 belongs to "another process"
+    assert (tmp_path / "setups").read_text().count("setup") == 1  # not once per case
+    second = pytester.runpytest_subprocess(f"--claim-dir={claims}")
+    second.assert_outcomes()  # everything claimed: nothing left, and that is not a failure
+    assert second.ret == 0
+    stopped = pytester.runpytest_subprocess(f"--claim-dir={tmp_path / 'fresh'}", "-x")
+    stopped.assert_outcomes(passed=4, failed=1)  # -x stops at case 4
+    listed = pytester.runpytest_subprocess(f"--claim-dir={tmp_path / 'listed'}", "--collect-only")
+    assert listed.ret == 0 and not (tmp_path / "listed").exists()
+
+
+def test_get_workers():
+    assert get_workers("cpu:2") == [Worker("cpu0", ""), Worker("cpu1", "")]
+    assert get_workers("0") == [Worker("gpu0", "0")]
+    assert get_workers("2,3") == [Worker("gpu2", "2"), Worker("gpu3", "3")]
+    for bad in ("cpu:0", "cpu:x", "0,0", ","):
+        with pytest.raises(ValueError, match="--gpus"):
+            get_workers(bad)
+
+
+def test_get_pytest_command_adds_bench_unless_paths_are_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    plain = get_pytest_command(Worker("gpu0", "0"), 0, ["-m", "smoke"], tmp_path)
+    assert plain[1:5] == ["-m", "pytest", "bench", "-m"]
+    assert f"--benchmark-json={tmp_path / 'shard-0.json'}" in plain
+    assert f"--claim-dir={tmp_path / 'claims'}" in plain
+    named = get_pytest_command(Worker("gpu1", "1"), 1, ["bench/test_finetune.py::test_finetune"], ROOT / "out")
+    assert named[3] == "bench/test_finetune.py::test_finetune" and "bench" not in named
+
+
+@pytest.mark.parametrize("codes, status", [
+    ([0, 0], 0),
+    ([0, 5], 0),   # one worker found every case taken: fine
+    ([5, 5], 5),   # nothing selected at all
+    ([1, 0], 1),
+    ([1, 2], 2),
+    ([0, -9], 137),
+    ([], 0),
+])
+def test_exit_status(codes, status):
+    assert get_exit_status(codes) == status
+
+
+def test_two_cpu_workers_run_each_case_once_and_merge_one_report(tmp_path):
+    selection = "sst2 and cpu and (lora or full_ft or hira) and not (qlora or sparselora or lora_prune)"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.shard", "--gpus", "cpu:2", "--out", str(out), "--", "-m", "smoke", "-k", selection],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    ran = {}
+    for shard in sorted(out.glob("shard-*.json")):
+        for entry in json.loads(shard.read_text())["benchmarks"]:
+            assert entry["extra_info"]["worker"] in ("cpu0", "cpu1")
+            ran.setdefault(entry["extra_info"]["case_id"], []).append(entry["extra_info"]["worker"])
+    assert sorted(ran) == ["full_ft-sst2-tiny-cpu-seed0", "hira-sst2-tiny-cpu-seed0", "lora-sst2-tiny-cpu-seed0"]
+    assert all(len(workers) == 1 for workers in ran.values()), ran
+    assert {c["nodeid"].split("[")[1].rstrip("]") for c in read_claims(out / "claims")} == set(ran)
+    assert (out / "report" / "index.html").stat().st_size > 0
+    assert "[cpu0]" in done.stdout and "cases/minute" in done.stdout
+
+
+def test_pretrain_cache_keeps_the_copy_of_a_worker_that_finished_first(tmp_path, monkeypatch):
+    from transformers import BertConfig
+
+    from fixtures import pretrain
+
+    monkeypatch.setenv("PEFT_BENCH_CACHE", str(tmp_path / "cache"))
+    def get_config():  # fresh each time, as in make_tiny_model (building a model edits its config)
+        return BertConfig(vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8)
+
+    monkeypatch.setattr(pretrain, "pretrain", lambda *args, **kwargs: None)
+    path = pretrain.get_pretrained_dir("tiny-x", get_config(), None, family="bert")
+    (path / "winner").write_text("")
+    path.rename(tmp_path / "aside")
+
+    def other_worker_finishes_meanwhile(*args, **kwargs):
+        (tmp_path / "aside").rename(path)
+
+    monkeypatch.setattr(pretrain, "pretrain", other_worker_finishes_meanwhile)
+    assert pretrain.get_pretrained_dir("tiny-x", get_config(), None, family="bert") == path
+    assert (path / "winner").exists()  # the other worker's copy, kept whole
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary folder left
