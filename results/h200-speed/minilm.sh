@@ -1,0 +1,20 @@
+# MiniLM-L6 + LoRA (q/v, r 8) on the full SST-2 train split, one epoch at batch 32, length 64.
+# GPU 0: the HF Trainer + peft reference (bench/perf_trainer.py), then the suite's real-tier
+# case (eager, fp32), then the perf tier's case (compiled with CUDA graphs, padded to
+# multiples of 16). GPU 1: the perf tier's other methods on SST-2.
+# Usage (GPU machine): bash results/h200-speed/minilm.sh
+source results/h200-speed/env.sh
+run() { local name=$1 limit=$2; shift 2; timeout "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@"; }
+(
+  export CUDA_VISIBLE_DEVICES=0
+  timeout 200 python bench/perf_trainer.py --data-dir .device-kit/data --out "$OUT/sst2-trainer.json"
+  run sst2-real-lora 150 -m "real and gpu and sst2 and lora"
+  run sst2-perf-lora 150 -m "perf and sst2 and lora"
+) > "$OUT/sst2-gpu0.log" 2>&1 &
+(
+  export CUDA_VISIBLE_DEVICES=1
+  run sst2-perf-methods 560 -m "perf and sst2 and not lora"
+) > "$OUT/sst2-gpu1.log" 2>&1 &
+wait
+grep -h -E "passed|failed|error|train_seconds|accuracy\"" "$OUT"/sst2-gpu*.log | tail -20
+python bench/perf_table.py "$OUT"/sst2-*.json
