@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import os
 import statistics
+import traceback
 
 import pytest
 import torch
@@ -117,11 +118,13 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
             run.model.eval()
             benchmark.pedantic(infer, warmup_rounds=3, rounds=run.settings.inference_rounds, iterations=1)
     except Exception as error:
-        status = get_failure_status(error)
-        if status is None:
-            raise
+        # a bug too becomes a recorded outcome ("error", with its traceback): re-raising would
+        # let pytest's traceback pin the model in GPU memory and fail every later case
+        status = get_failure_status(error) or "error"
         message = f"{case.id}: {status}: {error}"
-        record.update(status=status, floor_passed=False, error=str(error),
+        if status == "error":
+            message += "\n" + traceback.format_exc()
+        record.update(status=status, floor_passed=False, error=f"{type(error).__name__}: {error}",
                       failed_at_step=getattr(error, "step", None), **memory.result)
         unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))
     else:
@@ -130,7 +133,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         # outside the except block: the traceback no longer pins the model in memory
         run = None
         release(device)
-        pytest.fail(message)
+        pytest.fail(message, pytrace=False)
 
     if run.task.kind == "lm":
         quality["perplexity_untrained"] = before["perplexity"]
