@@ -4,8 +4,9 @@ import pytest
 
 from fixtures.claims import run_claimed
 from fixtures.hardware import probe
-from fixtures.options import RUN_OPTIONS, get_run_options
-from fixtures.provenance import get_git_commit, get_versions
+from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
+from fixtures.provenance import get_git_commit, get_portable, get_versions
+from fixtures.results_files import make_results_atomic
 from fixtures.tasks import TASKS
 from methods import METHODS
 
@@ -85,13 +86,27 @@ def pytest_runtestloop(session):
 
 
 def pytest_sessionstart(session):
-    """SIGTERM ends the run like Ctrl-C, so finished cases are still saved."""
+    """SIGTERM ends the run like Ctrl-C, so finished cases are still saved; results files
+    are written atomically (pytest-benchmark's session exists by now)."""
     import signal
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, interrupt)
+    make_results_atomic(session.config)
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """No absolute home or checkout paths in results: the home becomes ~, the repository relative."""
+    output_json.update(get_portable(output_json, root=str(config.rootpath)))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """An -m expression that selects no case says so, with the markers there are to combine."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and config.option.markexpr:
+        datasets = config.stash[RUN_OPTIONS]["datasets"] if RUN_OPTIONS in config.stash else {}
+        terminalreporter.write_line(get_empty_selection_hint(config.option.markexpr, datasets), yellow=True)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -20,18 +20,23 @@ from fixtures.datasets import DataUnavailable
 from fixtures.flops import get_mfu, get_peak_flops
 from fixtures.hardware import get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.measure import PeakMemory, release
+from fixtures.metrics import check_floor
 from fixtures.options import RUN_OPTIONS
 from fixtures.outcome import get_failure_status, make_entry
+from fixtures.provenance import get_determinism
 from fixtures.real_models import ModelUnavailable
 from fixtures.train import make_autocast, train
 
 
 def pytest_generate_tests(metafunc):
-    """Expand the matrix over --seeds, with readable ids and per-case markers."""
+    """Expand the matrix over --seeds, with readable ids and per-case markers; an impossible
+    floor is an error here, before any case runs."""
     if "case" not in metafunc.fixturenames:
         return
     options = metafunc.config.stash[RUN_OPTIONS]
     cases = CASES + get_custom_cases(list(options["datasets"]))
+    for c in cases:
+        check_floor(c.floor.metric, c.floor.value, where=c.id)
     cases = [dataclasses.replace(c, seed=s) for c in cases for s in options["seeds"]]
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
 
@@ -86,7 +91,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     record.update(case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
-                  gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None))
+                  gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),
+                  determinism=get_determinism())
     memory = PeakMemory(device, enabled=get_settings(case, run_options["overrides"]).measure)
     try:
         with memory:
@@ -126,13 +132,15 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
             message += "\n" + traceback.format_exc()
         record.update(status=status, floor_passed=False, error=f"{type(error).__name__}: {error}",
                       failed_at_step=getattr(error, "step", None), **memory.result)
-        unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))
     else:
         message = None
     if message:
         # outside the except block: the traceback no longer pins the model in memory
         run = None
         release(device)
+        cuda = device.type == "cuda"
+        record["gpu_allocated_after_release_bytes"] = torch.cuda.memory_allocated(device) if cuda else None
+        unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))
         pytest.fail(message, pytrace=False)
 
     if run.task.kind == "lm":

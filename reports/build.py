@@ -10,7 +10,8 @@ With no RESULT, the newest run saved under .benchmarks/ is used. Several files
 (shards, machines, repeated runs) merge into one report. The pipeline is
 load(paths) -> list[Row], summarize(rows) -> ReportModel, render(model) -> str,
 then one self-contained HTML file is written, with the flat per-run table as CSV beside it
-(same name, .csv: reports/out/index.csv by default).
+(same name, .csv: reports/out/index.csv by default). Both are written atomically (a
+temporary file, then a rename): a reader never sees half a report.
 
 Exit status: 0 on success, 1 when --fail-on-regression finds regressions,
 2 for unusable input (missing, empty, truncated or not pytest-benchmark JSON).
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import jinja2
 
+from reports.atomic import atomic_write, write_text
 from reports.load import ReportInputError, Row, get_default_input, load, resolve_run
 from reports.model import ReportModel
 from reports.regress import Thresholds, compare
@@ -49,7 +51,7 @@ def render(model: ReportModel) -> str:
 
 
 def write_csv(model: ReportModel, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with atomic_write(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(model.table_columns)
         writer.writerows(["" if v is None else v for v in row] for row in model.table_rows)
@@ -64,7 +66,7 @@ def build(paths: list, output: Path, *, baseline: list[Row] | None = None,
         model.regression = compare(rows, baseline, thresholds=thresholds)
     html = render(model)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(html, encoding="utf-8")
+    write_text(output, html)
     write_csv(model, output.with_suffix(".csv"))
     return model
 

@@ -127,3 +127,27 @@ def test_smollm2_from_gguf_is_a_clean_checkpoint(tmp_path):
     assert (Path(tmp_path) / "config.json").is_file()
     classifier, _, _ = make_real_model("smollm2-135m", kind="classification", num_labels=2)
     assert classifier.config.pad_token_id == tokenizer.pad_token_id
+
+
+def test_a_folder_that_is_not_a_model(tmp_path):
+    with pytest.raises(ModelUnavailable, match="is not a model folder \\(no config.json\\)"):
+        make_real_model(str(tmp_path), kind="classification", num_labels=2)
+    (tmp_path / "config.json").write_text(
+        '{"model_type": "bert", "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, '
+        '"intermediate_size": 8, "vocab_size": 10}'
+    )
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\na\n")
+    with pytest.raises(ModelUnavailable, match="is not a model transformers can load .*no file named"):
+        make_real_model(str(tmp_path), kind="classification", num_labels=2)
+
+
+def test_custom_code_is_refused_and_never_run(tmp_path, monkeypatch):
+    monkeypatch.delenv(real_models.TRUST_REMOTE_CODE_ENV, raising=False)
+    (tmp_path / "config.json").write_text(
+        '{"model_type": "custom-net", "auto_map": {"AutoConfig": "configuration_custom.CustomConfig"}}'
+    )
+    marker = tmp_path / "ran"
+    (tmp_path / "configuration_custom.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(ValueError, match=f"trust_remote_code.*{real_models.TRUST_REMOTE_CODE_ENV}=1"):
+        make_real_model(str(tmp_path), kind="classification", num_labels=2)
+    assert not marker.exists()

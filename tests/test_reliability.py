@@ -64,7 +64,9 @@ def test_time_limit_is_timeout():
 
 def test_oom_is_a_status_and_bugs_are_not():
     assert get_failure_status(torch.OutOfMemoryError("CUDA out of memory")) == "oom"
+    assert get_failure_status(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate")) == "oom"
     assert get_failure_status(ValueError("a bug")) is None
+    assert get_failure_status(RuntimeError("shape mismatch")) is None
 
 
 def test_same_seed_same_numbers_bit_for_bit():
@@ -138,3 +140,95 @@ def test_other_gpu_processes_degrade_to_unknown_without_a_driver():
 
     value = get_other_processes_gpu_bytes(0)
     assert value is None or value >= 0
+
+
+def test_determinism_settings_are_read_not_changed():
+    from fixtures.provenance import get_determinism
+
+    before = torch.are_deterministic_algorithms_enabled()
+    record = get_determinism()
+    assert record["deterministic_algorithms"] is before and torch.are_deterministic_algorithms_enabled() is before
+    assert set(record) >= {"cudnn_deterministic", "cudnn_benchmark", "cublas_workspace_config",
+                           "cuda_matmul_allow_tf32", "float32_matmul_precision"}
+    torch.use_deterministic_algorithms(True)
+    try:
+        assert get_determinism()["deterministic_algorithms"] is True
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def test_paths_in_results_are_relative_to_home_and_repo(monkeypatch):
+    from fixtures.provenance import get_portable
+
+    monkeypatch.setenv("HOME", "/home/al")
+    record = {
+        "model_source": "dir:/home/al/models/minilm",
+        "data": ["/work/repo/data/sst2/train.tsv", "/work/repo", "/home/al"],
+        "error": "cannot read /home/al/x.tsv: line 3",
+        "others": ["/home/alice/x", "/mnt/home/al/y", "/work/repo2/z"],
+        "/home/al/key": 1, "n": 2.5, "ok": None,
+    }
+    assert get_portable(record, root="/work/repo") == {
+        "model_source": "dir:~/models/minilm",
+        "data": ["data/sst2/train.tsv", ".", "~"],
+        "error": "cannot read ~/x.tsv: line 3",
+        "others": ["/home/alice/x", "/mnt/home/al/y", "/work/repo2/z"],
+        "~/key": 1, "n": 2.5, "ok": None,
+    }
+
+
+@pytest.mark.parametrize("metric, value", [("accuracy", 1.5), ("accuracy", -0.1), ("perplexity", 0.5),
+                                           ("perplexity_ratio", -1.0), ("accuracy", float("nan")), ("bleu", 0.3)])
+def test_impossible_floors_are_refused(metric, value):
+    from fixtures.metrics import check_floor
+
+    with pytest.raises(ValueError, match=metric if metric != "bleu" else "unknown"):
+        check_floor(metric, value, where="x-case")
+
+
+def test_every_matrix_floor_is_possible():
+    from bench.matrix import CASES, CUSTOM_FLOOR
+    from fixtures.metrics import check_floor
+
+    for floor in {c.floor for c in CASES} | {CUSTOM_FLOOR}:
+        check_floor(floor.metric, floor.value)
+
+
+def test_a_batch_larger_than_the_data_is_refused_not_a_hang():
+    from fixtures.batches import iter_classification_batches, iter_lm_batches
+
+    with pytest.raises(ValueError, match="batch_size=8 > the 3 training examples"):
+        next(iter_classification_batches([[1], [2], [3]], [0, 1, 0], pad_id=0, batch_size=8, seed=0, device="cpu"))
+    with pytest.raises(ValueError, match="batch_size=4 > the 2 training blocks"):
+        next(iter_lm_batches(torch.arange(10), block=5, batch_size=4, seed=0, device="cpu"))
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--model", "sst2=not-a-model"], "unknown model; use a short name (tiny-bert"),
+        (["--model", "sst2=/no/such/checkpoint"], "no such file or folder"),
+        (["-m", "dora"], "Unknown marker(s) in '-m' expression: dora"),  # a method that does not exist
+        (["-m", "smoke and tpu"], "Unknown marker(s) in '-m' expression: tpu"),  # hardware
+        (["-m", "mnist"], "Unknown marker(s) in '-m' expression: mnist"),  # dataset
+    ],
+)
+def test_unknown_names_are_usage_errors(args, expected):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "-p", "no:cacheprovider", "--benchmark-disable", "-q",
+         "--collect-only", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_marker_expression_selecting_nothing_says_so():
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "-m", "gpu and cpu", "-p", "no:cacheprovider", "-q"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "no case matches -m 'gpu and cpu'" in proc.stdout and "methods full_ft, lora" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -1,0 +1,169 @@
+"""Results files are written atomically, and a real run's results are complete and portable.
+
+The end-to-end test runs two tiny CPU cases in a subprocess (about a minute on 2 cores):
+LoRA at an absurd learning rate (it diverges) and full fine-tuning after it (it passes).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fixtures import results_files
+from fixtures.results_files import make_results_atomic
+from reports.atomic import atomic_write, write_text
+
+GOOD = {"machine_info": {}, "benchmarks": [{"name": "old"}]}
+
+
+def get_leftovers(folder: Path) -> list[str]:
+    """Temporary files a write left behind (there must be none)."""
+    return sorted(p.name for p in folder.rglob("*.tmp"))
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "results.json"
+    write_text(path, json.dumps(GOOD))
+    for error in (ValueError("disk full"), KeyboardInterrupt()):
+        with pytest.raises(type(error)):
+            with atomic_write(path, "w") as fh:
+                fh.write('{"machine_info": {}, "bench')  # half a file
+                raise error
+        assert json.loads(path.read_text()) == GOOD
+    assert get_leftovers(tmp_path) == []
+
+
+def test_a_new_file_gets_normal_permissions(tmp_path):
+    path = tmp_path / "report.csv"
+    write_text(path, "a,b\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+class Logger:
+    def info(self, *args, **kwargs):
+        pass
+
+
+def make_session(tmp_path):
+    """pytest-benchmark's session and file storage, as a run would have them."""
+    from pytest_benchmark.storage.file import FileStorage
+
+    storage = FileStorage(tmp_path / "store", logger=Logger(), default_machine_id="machine")
+    session = SimpleNamespace(json=tmp_path / "results.json", logger=Logger(), storage=storage)
+    return SimpleNamespace(_benchmarksession=session), session
+
+
+def test_benchmark_json_and_autosave_survive_a_failing_serialisation(tmp_path, monkeypatch):
+    config, session = make_session(tmp_path)
+    make_results_atomic(config)
+    session.save_json(GOOD)
+    session.storage.save(GOOD, "run")
+    saved = tmp_path / "store" / "machine" / "0001_run.json"
+    assert json.loads(session.json.read_text()) == GOOD and json.loads(saved.read_text()) == GOOD
+
+    def explode(output_json):
+        raise RuntimeError("serialisation failed half-way")
+
+    monkeypatch.setattr(results_files, "get_json_bytes", explode)
+    with pytest.raises(RuntimeError):
+        session.save_json({"benchmarks": []})
+    with pytest.raises(RuntimeError):
+        session.storage.save({"benchmarks": []}, "run")
+    assert json.loads(session.json.read_text()) == GOOD
+    assert [p.name for p in saved.parent.iterdir()] == ["0001_run.json"]
+    assert get_leftovers(tmp_path) == []
+
+
+def test_without_pytest_benchmark_nothing_is_patched():
+    make_results_atomic(SimpleNamespace())
+
+
+CASES = ["lora-sst2-tiny-cpu-seed0", "full_ft-sst2-tiny-cpu-seed0"]
+
+
+@pytest.fixture(scope="module")
+def diverging_run(tmp_path_factory):
+    """Two tiny CPU cases in a real pytest run: LoRA diverges (lr 1e30), full FT then passes."""
+    out = tmp_path_factory.mktemp("run")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    ids = [f"bench/test_finetune.py::test_finetune[{c}]" for c in CASES]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *ids, "-p", "no:cacheprovider", "-q", "--set", "lora.lr=1e30",
+         "--benchmark-json", str(out / "results.json"), "--benchmark-storage", str(out / "store")],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    return SimpleNamespace(proc=proc, out=out)
+
+
+def test_a_run_with_a_failure_exits_1_and_writes_every_case(diverging_run):
+    proc, out = diverging_run.proc, diverging_run.out
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout[-3000:]
+    (saved,) = (out / "store").rglob("*.json")
+    for path in (out / "results.json", saved):
+        records = {b["extra_info"]["case_id"]: b["extra_info"] for b in json.loads(path.read_text())["benchmarks"]}
+        assert set(records) == set(CASES)
+        lora, full = records[CASES[0]], records[CASES[1]]
+        assert lora["status"] == "diverged" and lora["failed_at_step"] > 0 and "step" in lora["error"]
+        assert full["status"] == "passed"  # the suite went on, unaffected
+        assert lora["determinism"]["deterministic_algorithms"] is False
+        assert "float32_matmul_precision" in full["determinism"]
+    assert get_leftovers(out) == []
+
+
+def test_results_hold_no_home_or_checkout_path(diverging_run):
+    text = (diverging_run.out / "results.json").read_text()
+    home, root = str(Path.home()), str(Path(__file__).resolve().parent.parent)
+    assert root not in text
+    if home != os.sep:
+        assert f"{home}/" not in text and f'"{home}"' not in text
+
+
+def test_the_report_shows_the_status(diverging_run, tmp_path):
+    html = tmp_path / "index.html"
+    proc = subprocess.run(
+        [sys.executable, "-m", "reports", str(diverging_run.out / "results.json"), "-o", str(html)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "diverged" in html.read_text() and "diverged" in html.with_suffix(".csv").read_text()
+    assert get_leftovers(tmp_path) == []
+
+
+def test_sigterm_mid_matrix_keeps_the_finished_cases(tmp_path):
+    """SIGTERM while the second case trains: the first case's result is on disk, valid."""
+    import signal
+    import time
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    first, second = CASES[1], CASES[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *(f"bench/test_finetune.py::test_finetune[{c}]" for c in (first, second)),
+         "-p", "no:cacheprovider", "-v", "-s", "--set", "train.max_steps=2000",
+         "--benchmark-json", str(tmp_path / "results.json"), "--benchmark-storage", str(tmp_path / "store")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(f"# Train {second}"):  # the banner: the second case is training
+                time.sleep(1)
+                proc.send_signal(signal.SIGTERM)
+                break
+        output = "".join(lines) + proc.communicate(timeout=600)[0]
+    finally:
+        proc.kill()
+    # pytest 9.2 on Python 3.11 can crash while reporting an interrupt that lands on a frame's
+    # first instruction (exit 1, "tb_lineno"); the results are written before that either way
+    assert proc.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output[-3000:]
+    benchmarks = json.loads((tmp_path / "results.json").read_text())["benchmarks"]
+    assert [b["extra_info"]["case_id"] for b in benchmarks] == [first]
+    (saved,) = (tmp_path / "store").rglob("*.json")
+    assert [b["extra_info"]["case_id"] for b in json.loads(saved.read_text())["benchmarks"]] == [first]
+    assert get_leftovers(tmp_path) == []
