@@ -132,3 +132,31 @@ def test_bf16_training_runs_and_keeps_trainable_dtype():
     set_trainable_dtype(model, torch.float32)
     assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
     assert {p.dtype for p in model.parameters() if not p.requires_grad} == {torch.bfloat16}
+
+
+def test_attention_flops_broadcast_grouped_kv_heads():
+    from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
+
+    from fixtures.flops import count_sdpa, count_sdpa_backward
+
+    q, kv, full = (2, 4, 8, 16), (2, 2, 8, 16), (2, 4, 8, 16)
+    assert count_sdpa(q, kv, kv) == sdpa_flop_count(q, full, full)
+    assert count_sdpa_backward(q, q, kv, kv) == sdpa_backward_flop_count(q, q, full, full)
+
+
+def test_a_failing_flop_counter_does_not_fail_training(monkeypatch):
+    import fixtures.train as train_module
+
+    class Broken:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def get_total_flops(self):
+            raise AssertionError("formula rejects these shapes")
+
+    monkeypatch.setattr(train_module, "make_flop_counter", lambda enabled: Broken())
+    result = run_lm({})
+    assert result.step_flops is None and len(result.loss_curve) == 3
