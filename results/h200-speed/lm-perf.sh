@@ -8,7 +8,7 @@ python -m fixtures.warm --real > /dev/null 2>&1
 export CUDA_VISIBLE_DEVICES=0
 run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --timeout "$limit" --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; tail -1 "$OUT/$name.log"; }
 run lm-perf-lora 130 -m "perf and wikitext2 and lora"
-run lm-perf-lora-unmeasured 100 -m "perf and wikitext2 and lora" --set train.measure=false
+run lm-perf-lora-unmeasured 80 -m "perf and wikitext2 and lora" --set train.measure=false
 run lm-perf-lora-whole-loss 100 -m "perf and wikitext2 and lora" --set train.loss_chunk=0
 run lm-perf-lora-no-graphs 100 -m "perf and wikitext2 and lora" --set train.compile=default
 python bench/perf_table.py "$OUT"/lm-*.json
