@@ -151,3 +151,22 @@ def test_custom_code_is_refused_and_never_run(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=f"trust_remote_code.*{real_models.TRUST_REMOTE_CODE_ENV}=1"):
         make_real_model(str(tmp_path), kind="classification", num_labels=2)
     assert not marker.exists()
+
+
+@needs_minilm
+def test_pickled_weights_load_with_weights_only(tmp_path, monkeypatch):
+    """A checkpoint without safetensors is read by torch.load(weights_only=True): no pickled code runs."""
+    model, tokenizer, _ = make_real_model("minilm-l6", kind="classification", num_labels=2)
+    model.config.save_pretrained(tmp_path)
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")  # the old pickled format
+    tokenizer.save_pretrained(tmp_path)
+    calls = []
+    real_load = torch.load
+
+    def recording_load(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
+    make_real_model(str(tmp_path), kind="classification", num_labels=2)
+    assert calls and all(flag is True for flag in calls)

@@ -59,6 +59,17 @@ def make_session(tmp_path):
     return SimpleNamespace(_benchmarksession=session), session
 
 
+def test_an_open_file_from_older_pytest_benchmark_is_written_by_its_full_path(tmp_path, monkeypatch):
+    config, session = make_session(tmp_path)
+    monkeypatch.chdir(tmp_path / "..")
+    with open(tmp_path / "results.json", "wb") as handle:  # pytest-benchmark < 5.3: argparse.FileType
+        session.json = handle
+        make_results_atomic(config)
+        session.save_json(GOOD)
+    assert json.loads((tmp_path / "results.json").read_text()) == GOOD
+    assert not (tmp_path / ".." / "results.json").exists()
+
+
 def test_benchmark_json_and_autosave_survive_a_failing_serialisation(tmp_path, monkeypatch):
     config, session = make_session(tmp_path)
     make_results_atomic(config)

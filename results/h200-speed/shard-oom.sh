@@ -6,6 +6,6 @@ cp .device-kit/smollm2/part-a /tmp/part-a
 timeout -k 10 60 python -m pytest tests/test_gpu_oom.py -p no:cacheprovider -q 2>&1 | tail -4
 timeout -k 10 100 python -m bench.shard --gpus 0 --out "$OUT/one" -- -m "smoke and gpu and (sst2 or wikitext2)" > "$OUT/shard-1gpu.log" 2>&1
 timeout -k 10 70 python -m bench.shard --gpus 0,1 --out "$OUT/two" -- -m "smoke and gpu and (sst2 or wikitext2)" > "$OUT/shard-2gpu.log" 2>&1
-tail -12 "$OUT/shard-1gpu.log" "$OUT/shard-2gpu.log"
+tail -n 12 "$OUT/shard-1gpu.log" "$OUT/shard-2gpu.log"
 cp "$OUT"/one/shard-0.json "$OUT/shard-1gpu-0.json"; cp "$OUT"/two/shard-0.json "$OUT/shard-2gpu-0.json"; cp "$OUT"/two/shard-1.json "$OUT/shard-2gpu-1.json"
 cp "$OUT"/two/report/index.html "$OUT/shard-2gpu-report.html" 2>/dev/null; rm -rf "$OUT/one" "$OUT/two"
