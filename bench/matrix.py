@@ -41,6 +41,7 @@ REAL_SETTINGS = {
         "eval_batch_size": 16, "train_split": "validation", "log_every": 25,
     },
 }
+REAL_MODELS = {"classification": "minilm-l6", "lm": "smollm2-135m"}
 REAL_OPTIONS = {
     "lora": {"lr": 1e-3},
     "qlora": {"lr": 1e-3},
@@ -93,7 +94,7 @@ TIERS = {
     # so the LM trains on validation and reports test (recorded in the protocol).
     "real": Tier(
         marker="real",
-        models={"classification": "minilm-l6", "lm": "smollm2-135m"},
+        models=REAL_MODELS,
         settings=REAL_SETTINGS,
         options=REAL_OPTIONS,
         data="real",
@@ -105,7 +106,7 @@ TIERS = {
     # inference rounds. Measurements: docs/datasets-and-models.md.
     "ci": Tier(
         marker="real",
-        models={"classification": "minilm-l6", "lm": "smollm2-135m"},
+        models=REAL_MODELS,
         settings={
             "sst2": {
                 **REAL_SETTINGS["sst2"], "batch_size": 16, "limit_train": 5000, "length_buckets": True,
@@ -118,7 +119,7 @@ TIERS = {
     # -m perf: the fast loop, every method, GPU only (tokens/s, MFU and step time per method).
     "perf": Tier(
         marker="perf",
-        models={"classification": "minilm-l6", "lm": "smollm2-135m"},
+        models=REAL_MODELS,
         settings=PERF_SETTINGS,
         options=REAL_OPTIONS,
         data="real",

@@ -136,7 +136,7 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
         "step": Cell(fmt.get_ms(v := get_mean(rows, lambda r: r.extra.get("step_seconds_p50"))), v),
         "rate": Cell(fmt.get_count(v := get_mean(rows, lambda r: r.extra.get("steady_tokens_per_second"))), v,
                      note="input positions (padding included) per second after the warm-up steps"),
-        "mfu": Cell(fmt.get_percent(v := get_mean(rows, lambda r: r.extra.get("mfu"))), v,
+        "mfu": Cell(fmt.get_percent(v := get_mean(rows, lambda r: r.extra.get("mfu")), 2), v,
                     note="counted FLOPs of a step per second over the GPU's dense bf16 datasheet peak"),
         "infer": Cell(fmt.get_ms(infer), infer, note=f"batch size {batch}" if batch else ""),
         "gpu": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.peak_gpu)), v),
