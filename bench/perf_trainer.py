@@ -80,6 +80,7 @@ def main(argv=None) -> dict:
         warmup_steps=max(1, int(settings.warmup_ratio * steps)), max_grad_norm=settings.max_grad_norm,
         logging_steps=settings.log_every, save_strategy="no", eval_strategy="no", report_to=[],
         seed=args.seed, dataloader_drop_last=True, disable_tqdm=True,
+        dataloader_pin_memory=torch.cuda.is_available(),  # the default, minus a warning on CPU
     )
     trainer = Trainer(model=model, args=training, train_dataset=Examples(ids, data.train_labels),
                       data_collator=DataCollatorWithPadding(tokenizer))
