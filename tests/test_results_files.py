@@ -95,17 +95,18 @@ def test_without_pytest_benchmark_nothing_is_patched():
     make_results_atomic(SimpleNamespace())
 
 
-CASES = ["lora-sst2-tiny-cpu-seed0", "full_ft-sst2-tiny-cpu-seed0"]
+CASES = ["lora-sst2-tiny-cpu-seed0", "hira-sst2-tiny-cpu-seed0", "full_ft-sst2-tiny-cpu-seed0"]
 
 
 @pytest.fixture(scope="module")
 def diverging_run(tmp_path_factory):
-    """Two tiny CPU cases in a real pytest run: LoRA diverges (lr 1e30), full FT then passes."""
+    """Three tiny CPU cases in a real pytest run: LoRA diverges (lr 1e30), HiRA hits a bug (a
+    target module that does not exist), full FT then passes."""
     out = tmp_path_factory.mktemp("run")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     ids = [f"bench/test_finetune.py::test_finetune[{c}]" for c in CASES]
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *ids, "-p", "no:cacheprovider", "-q", "--set", "lora.lr=1e30",
+        [sys.executable, "-m", "pytest", *ids, "-p", "no:cacheprovider", "-q", "--set", "lora.lr=1e30", "--set", 'hira.target_modules=["nope"]',
          "--benchmark-json", str(out / "results.json"), "--benchmark-storage", str(out / "store")],
         capture_output=True, text=True, timeout=600, env=env,
     )
@@ -119,8 +120,9 @@ def test_a_run_with_a_failure_exits_1_and_writes_every_case(diverging_run):
     for path in (out / "results.json", saved):
         records = {b["extra_info"]["case_id"]: b["extra_info"] for b in json.loads(path.read_text())["benchmarks"]}
         assert set(records) == set(CASES)
-        lora, full = records[CASES[0]], records[CASES[1]]
+        lora, hira, full = (records[c] for c in CASES)
         assert lora["status"] == "diverged" and lora["failed_at_step"] > 0 and "step" in lora["error"]
+        assert hira["status"] == "error" and hira["error"].startswith("NoMatchingPeftModuleError")
         assert full["status"] == "passed"  # the suite went on, unaffected
         assert lora["determinism"]["deterministic_algorithms"] is False
         assert "float32_matmul_precision" in full["determinism"]
@@ -142,7 +144,8 @@ def test_the_report_shows_the_status(diverging_run, tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "diverged" in html.read_text() and "diverged" in html.with_suffix(".csv").read_text()
+    for status in ("diverged", "error"):  # as a status cell / CSV field, not any mention of the word
+        assert f">{status}<" in html.read_text() and f",{status}," in html.with_suffix(".csv").read_text()
     assert get_leftovers(tmp_path) == []
 
 
@@ -152,7 +155,7 @@ def test_sigterm_mid_matrix_keeps_the_finished_cases(tmp_path):
     import time
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    first, second = CASES[1], CASES[0]
+    first, second = CASES[2], CASES[0]
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", *(f"bench/test_finetune.py::test_finetune[{c}]" for c in (first, second)),
          "-p", "no:cacheprovider", "-v", "-s", "--set", "train.max_steps=2000",
