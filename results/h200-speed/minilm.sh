@@ -5,10 +5,10 @@
 # the perf tier's methods on WikiText-2 (same claim folder; the machine must still be warm).
 # Usage (GPU machine): bash results/h200-speed/minilm.sh
 source results/h200-speed/env.sh
-run() { local name=$1 limit=$2; shift 2; timeout "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@"; }
+run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@"; }
 (
   export CUDA_VISIBLE_DEVICES=0
-  timeout 150 python bench/perf_trainer.py --data-dir .device-kit/data --out "$OUT/sst2-trainer.json"
+  timeout -k 10 150 python bench/perf_trainer.py --data-dir .device-kit/data --out "$OUT/sst2-trainer.json"
   run sst2-real-lora 100 -m "real and gpu and sst2 and lora"
   run sst2-perf-lora 100 -m "perf and sst2 and lora"
   run sst2-perf-methods 190 -m "perf and sst2 and not lora"
