@@ -6,7 +6,7 @@ from fixtures.claims import run_claimed
 from fixtures.hardware import probe
 from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
 from fixtures.provenance import get_git_commit, get_portable, get_versions
-from fixtures.results_files import make_results_atomic
+from fixtures.results_files import keep_untimed_cases, make_results_atomic
 from fixtures.tasks import TASKS
 from methods import METHODS
 
@@ -87,7 +87,8 @@ def pytest_runtestloop(session):
 
 def pytest_sessionstart(session):
     """SIGTERM ends the run like Ctrl-C, so finished cases are still saved; results files
-    are written atomically (pytest-benchmark's session exists by now)."""
+    are written atomically, and written even when every case ended unfinished
+    (pytest-benchmark's session exists by now)."""
     import signal
 
     def interrupt(signum, frame):
@@ -95,6 +96,7 @@ def pytest_sessionstart(session):
 
     signal.signal(signal.SIGTERM, interrupt)
     make_results_atomic(session.config)
+    keep_untimed_cases(session.config, lambda: session.config.stash.get(UNFINISHED, []))
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):

@@ -137,6 +137,21 @@ def test_results_hold_no_home_or_checkout_path(diverging_run):
         assert f"{home}/" not in text and f'"{home}"' not in text
 
 
+def test_a_run_whose_only_case_fails_before_timing_still_writes_it(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", f"bench/test_finetune.py::test_finetune[{CASES[0]}]", "-p", "no:cacheprovider",
+         "-q", "--set", "lora.lr=1e30", "--benchmark-json", str(tmp_path / "results.json"),
+         "--benchmark-storage", str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout[-3000:]
+    (saved,) = (tmp_path / "store").rglob("*.json")
+    for path in (tmp_path / "results.json", saved):
+        (entry,) = json.loads(path.read_text())["benchmarks"]
+        assert entry["extra_info"]["case_id"] == CASES[0] and entry["extra_info"]["status"] == "diverged"
+
+
 def test_the_report_shows_the_status(diverging_run, tmp_path):
     html = tmp_path / "index.html"
     proc = subprocess.run(
