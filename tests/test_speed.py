@@ -160,3 +160,19 @@ def test_a_failing_flop_counter_does_not_fail_training(monkeypatch):
     monkeypatch.setattr(train_module, "make_flop_counter", lambda enabled: Broken())
     result = run_lm({})
     assert result.step_flops is None and len(result.loss_curve) == 3
+
+
+def test_perf_tier_is_gpu_only_and_states_its_precision_per_method():
+    from bench.matrix import CASES
+    from fixtures.cases import get_settings
+
+    perf = [c for c in CASES if c.tier == "perf"]
+    assert {c.hardware for c in perf} == {"gpu"} and {c.dataset for c in perf} == {"sst2", "wikitext2"}
+    for case in perf:
+        settings = get_settings(case, {})  # every perf case is a valid TrainSettings
+        if case.dataset == "wikitext2":
+            mixed = case.method in ("full_ft", "qlora")
+            assert settings.compile == "reduce-overhead" and settings.loss_chunk > 0 and settings.dtype == "bf16"
+            assert (settings.trainable_dtype, settings.autocast) == (("fp32", "bf16") if mixed else ("bf16", ""))
+            if case.method not in ("full_ft", "hira"):
+                assert case.get_options()["target_modules"] == ("all-linear",) and case.get_options()["r"] == 16
