@@ -176,3 +176,24 @@ def test_perf_tier_is_gpu_only_and_states_its_precision_per_method():
             assert (settings.trainable_dtype, settings.autocast) == (("fp32", "bf16") if mixed else ("bf16", ""))
             if case.method not in ("full_ft", "hira"):
                 assert case.get_options()["target_modules"] == ("all-linear",) and case.get_options()["r"] == 16
+
+
+def test_layers_scope_compiles_each_block_and_restores_eager():
+    from fixtures.train import compiled_layers, get_layers
+
+    lora = get_method("lora")
+    model = lora.apply(make_lm(), lora.Config(dropout=0.0), task_type="CAUSAL_LM")
+    layers = get_layers(model)
+    assert len(layers) == model.config.num_hidden_layers
+    with compiled_layers(model, None):
+        assert all(layer._compiled_call_impl is not None for layer in layers)
+    assert all(layer._compiled_call_impl is None for layer in layers)
+    with pytest.raises(ValueError, match="compile_scope"):
+        get_layers(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("scope", ["model", "layers"])
+def test_compiled_training_matches_eager(scope):
+    eager, compiled = run_lm({}, steps=6), run_lm({"compile": "default", "compile_scope": scope}, steps=6)
+    for (s1, l1), (s2, l2) in zip(eager.loss_curve, compiled.loss_curve):
+        assert s1 == s2 and l1 == pytest.approx(l2, rel=1e-3)
