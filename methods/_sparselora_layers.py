@@ -149,7 +149,8 @@ def select(block: Block, x: torch.Tensor, state: State) -> None:
     if xs.shape[0] == 0:  # every token carries the loss: nothing to sparsify
         block.idx = None
         return
-    start = time.perf_counter()
+    timed = not torch.compiler.is_compiling()  # a clock read does not trace: compiled runs go untimed
+    start = time.perf_counter() if timed else 0.0
     with state.part("estimator"):
         if block.kind == "ffn":
             proxies = tuple(block.proxies[r] for r in ("gate", "up") if r in block.proxies)
@@ -159,7 +160,8 @@ def select(block: Block, x: torch.Tensor, state: State) -> None:
             block.idx = select_attention(
                 xs, block.proxies, heads=block.heads, kv_heads=block.kv_heads, sparsity=block.sparsity, rope=block.rope
             )
-    state.estimator_seconds += time.perf_counter() - start
+    if timed:
+        state.estimator_seconds += time.perf_counter() - start
     state.estimator_flops += sum(p.flops(xs.shape[0]) for p in block.proxies.values())
     width = block.idx["up"] if block.kind == "ffn" else block.idx["v"]
     full = next(iter(block.proxies.values())).out_features if block.kind == "ffn" else block.proxies["v"].out_features
