@@ -32,7 +32,12 @@ def get_row(entry: dict, file: str) -> tuple:
 def main(paths: list[str]) -> None:
     rows = [COLUMNS]
     for path in paths:
-        for entry in json.loads(Path(path).read_text()).get("benchmarks", []):
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:  # e.g. an empty file left by an interrupted run
+            print(f"{path}: skipped, not a results file ({error})", file=sys.stderr)
+            continue
+        for entry in data.get("benchmarks", []):
             rows.append(get_row(entry, Path(path).stem))
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(COLUMNS))]
     for row in rows:

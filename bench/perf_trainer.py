@@ -31,6 +31,7 @@ from bench.matrix import REAL_OPTIONS, REAL_SETTINGS  # noqa: E402
 from fixtures.batches import encode_classification  # noqa: E402
 from fixtures.datasets import get_default_data_dir, get_real_data  # noqa: E402
 from fixtures.evaluate import get_classification_metrics, predict  # noqa: E402
+from fixtures.provenance import get_portable  # noqa: E402
 from fixtures.real_models import make_real_model  # noqa: E402
 from fixtures.settings import TrainSettings  # noqa: E402
 from fixtures.tasks import TASKS  # noqa: E402
@@ -101,6 +102,7 @@ def main(argv=None) -> dict:
         "steps_per_second": output.global_step / seconds, "accuracy": metrics["accuracy"],
         "config": {"r": cfg.r, "alpha": cfg.alpha, "dropout": cfg.dropout, "lr": cfg.lr, "optim": str(training.optim)},
     }
+    result = get_portable(result, root=str(Path(__file__).resolve().parents[1]))
     print(json.dumps(result, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
