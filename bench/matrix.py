@@ -258,8 +258,7 @@ CASES += [Case("lora", "sst2", "ci", "cpu")]
 # Full fine-tuning and QLoRA train in their usual mixed precision on the LM (fp32 trained
 # weights, bf16 autocast): pure bf16 updates of full weights are lost to rounding, and
 # QLoRA's frozen norms and embeddings are fp32 after peft's k-bit preparation.
-# SparseLoRA runs eager: its per-step channel selection and bookkeeping in Python do not
-# trace well (on the H200 the compiled SST-2 case had not finished after 80 s; LoRA takes 15 s).
+# SparseLoRA runs eagerly: the loop refuses to compile it (methods.sparselora.COMPILE_UNSUPPORTED).
 PERF_EAGER = {"compile": ""}
 CASES += [
     Case(method, dataset, "perf", "gpu",

@@ -28,6 +28,13 @@ from methods._sparselora_layers import ARCHITECTURES, State, get_layers, install
 from methods.lora import Config as LoraConfig
 from methods.lora import apply as apply_lora
 
+# Read by the training loop, which refuses TrainSettings.compile for a method that sets it.
+# The per-forward FLOP and channel counters are Python ints that dynamo guards on, so every
+# step recompiled (until dynamo's recompile limit, then eager), and the context-aware split
+# has data-dependent shapes. Measured on the H200: the compiled SST-2 case had not finished
+# after 80 s, where LoRA's took 15 s. SparseLoRA trains eagerly.
+COMPILE_UNSUPPORTED = "its per-step counters and channel selection make torch.compile recompile every step"
+
 
 @dataclass(frozen=True)
 class Config(LoraConfig):

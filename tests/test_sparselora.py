@@ -274,3 +274,15 @@ def test_training_step_traces_under_torch_compile():
     compiled(**batch).loss.backward()
     stats = sparselora.stats(sparse, sparselora.Config(dense_first=0, dense_last=0))
     assert stats["compute_sparsity"] > 0 and stats["estimator_seconds"] == 0.0
+
+
+def test_training_loop_refuses_to_compile_it():
+    from fixtures.settings import TrainSettings
+    from fixtures.train import train
+
+    base, task_type = make_model("llama", layers=2)
+    cfg = sparselora.Config(dropout=0.0)
+    model = sparselora.apply(base, cfg, task_type=task_type)
+    with pytest.raises(ValueError, match=r"compile='default': sparselora cannot be compiled .*train.compile=''"):
+        train(model, iter([]), method=sparselora, cfg=cfg, settings=TrainSettings(compile="default"), total_steps=1,
+              device=torch.device("cpu"))
