@@ -1,8 +1,8 @@
 """Usage: python bench/perf_table.py RESULTS.json [...]
 
 One line per case of pytest-benchmark result files: the precision and compile settings,
-the training loop's wall time (compilation included), step time (p50), the steady-state rate in tokens per second (warm-up steps left out),
-model FLOPs utilisation against the GPU's bf16 peak, the quality metric and the peak GPU
+the training loop's wall time (compilation included), step time (p50), the steady-state
+rate in tokens per second (warm-up steps left out), model FLOPs utilisation against the GPU's bf16 peak, the quality metric and the peak GPU
 memory. A quick look at a speed run; the full comparison is ``python -m reports``.
 """
 
@@ -23,7 +23,8 @@ def get_row(entry: dict, file: str) -> tuple:
     rate, mfu, peak = e.get("steady_tokens_per_second"), e.get("mfu"), e.get("peak_gpu_allocated_bytes")
     return (
         e.get("case_id", entry.get("name", "?")), file, precision, s.get("compile") or "-", s.get("loss_chunk") or "-",
-        f"{e['train_seconds']:.1f}" if e.get("train_seconds") else "-", f"{step * 1e3:.1f}" if step else "-", f"{rate:,.0f}" if rate else "-", f"{mfu:.1%}" if mfu else "-",
+        f"{e['train_seconds']:.1f}" if e.get("train_seconds") else "-", f"{step * 1e3:.1f}" if step else "-",
+        f"{rate:,.0f}" if rate else "-", f"{mfu:.1%}" if mfu else "-",
         f"{e.get('floor_metric', '')} {quality:.4f}" if isinstance(quality, float) else "-",
         f"{peak / 2**30:.1f}" if peak else "-", e.get("status", "?"),
     )
