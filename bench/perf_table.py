@@ -3,7 +3,8 @@
 One line per case of pytest-benchmark result files: the precision and compile settings,
 the training loop's wall time (compilation included), step time (p50), the steady-state
 rate in tokens per second (warm-up steps left out), model FLOPs utilisation against the
-GPU's bf16 peak, the quality metric and the peak GPU memory. A quick look at a speed run; the full comparison is ``python -m reports``.
+GPU's bf16 peak, the quality metric and the peak GPU memory. A quick look at a speed run;
+the full comparison is ``python -m reports``.
 """
 
 import json
