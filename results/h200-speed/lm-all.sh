@@ -15,7 +15,6 @@ source results/h200-speed/env.sh
 cat /tmp/part-a .device-kit/smollm2/part-b > /tmp/smollm2.gguf
 python -m fixtures.warm --real > /dev/null 2>&1
 # timeout -k: a SIGTERM that lands during compilation may not end the process
-run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
 warm() { timeout -k 10 200 python -m pytest bench $D -q --set train.max_steps=12 "$@" > /dev/null 2>&1; }
 P="perf and wikitext2"
 start=$(date +%s)

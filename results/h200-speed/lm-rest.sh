@@ -6,7 +6,6 @@
 source results/h200-speed/env.sh
 cat /tmp/part-a .device-kit/smollm2/part-b > /tmp/smollm2.gguf
 python -m fixtures.warm --real > /dev/null 2>&1
-run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
 ( taskset -cp 0-15 $BASHPID > /dev/null; export CUDA_VISIBLE_DEVICES=0; run lm-perf-qlora 400 -m "perf and wikitext2 and qlora" ) &
 ( taskset -cp 16-31 $BASHPID > /dev/null; export CUDA_VISIBLE_DEVICES=1; run lm-perf-sparselora 400 -m "perf and wikitext2 and sparselora" ) &
 wait

@@ -11,7 +11,6 @@ cat /tmp/part-a .device-kit/smollm2/part-b > /tmp/smollm2.gguf
 python -m fixtures.warm --real > /dev/null 2>&1
 LORA="--set lora.target_modules=all-linear --set lora.r=16 --set lora.dropout=0.0"
 # timeout -k: a SIGTERM that lands during compilation may not end the process
-run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
 (
   export CUDA_VISIBLE_DEVICES=0
   run lm-peft-defaults 130 -m "real and gpu and wikitext2 and lora" --limit-eval 1000 $LORA \

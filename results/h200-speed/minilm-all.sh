@@ -10,7 +10,6 @@
 #   GPU 1: the perf tier's other methods.
 # Usage (GPU machine): bash results/h200-speed/minilm-all.sh
 source results/h200-speed/env.sh
-run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
 warm() { timeout -k 10 100 python -m pytest bench $D -q --limit-train 661 "$@" > /dev/null 2>&1; }
 P="perf and sst2"
 start=$(date +%s)

@@ -3,7 +3,6 @@
 # tier's SparseLoRA case (eager). Usage (GPU machine): bash results/h200-speed/minilm-cold.sh
 source results/h200-speed/env.sh
 export TORCHINDUCTOR_CACHE_DIR=/tmp/inductor-cold-$$
-run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
 run sst2-perf-lora-cold 90 -m "perf and sst2 and lora"
 run sst2-perf-lora-warm 50 -m "perf and sst2 and lora"
 run sst2-perf-sparselora 60 -m "perf and sst2 and sparselora"

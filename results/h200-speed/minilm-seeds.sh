@@ -4,7 +4,6 @@
 # then SparseLoRA. Carry .device-kit/site, .device-kit/minilm-l6 and .device-kit/data/sst2.
 # Usage (GPU machine): bash results/h200-speed/minilm-seeds.sh
 source results/h200-speed/env.sh
-run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
 (
   taskset -cp 0-15 $BASHPID > /dev/null; export CUDA_VISIBLE_DEVICES=0
   for seed in 1 2; do
