@@ -89,11 +89,20 @@ def get_workers(spec: str) -> list[Worker]:
     return [Worker(f"gpu{d}" if d.isdigit() else f"gpu{i}", d) for i, d in enumerate(devices)]
 
 
+def is_test_path(arg: str) -> bool:
+    """Whether a pytest argument names tests (a ``.py`` file, maybe with ``::``, or a folder
+    of tests) rather than being an option's value such as ``--data-dir ../shared/data``."""
+    path = Path(arg.split("::")[0])
+    if path.is_file():
+        return path.suffix == ".py"
+    return path.is_dir() and ((path / "conftest.py").exists() or any(path.glob("test_*.py")))
+
+
 def get_pytest_command(worker: Worker, index: int, pytest_args: list[str], out: Path) -> list[str]:
-    """The worker's pytest command line; ``bench`` is added unless the args name paths themselves."""
-    names_path = any(Path(a.split("::")[0]).exists() for a in pytest_args if not a.startswith("-"))
+    """The worker's pytest command line; ``bench`` is added unless the args name tests themselves."""
+    names_tests = any(is_test_path(a) for a in pytest_args if not a.startswith("-"))
     return [
-        sys.executable, "-m", "pytest", *([] if names_path else ["bench"]), *pytest_args,
+        sys.executable, "-m", "pytest", *([] if names_tests else ["bench"]), *pytest_args,
         # OPTION=VALUE: pytest's early parse would take a separate value for a path to
         # look for conftest.py files in
         f"--claim-dir={out / 'claims'}",

@@ -144,6 +144,19 @@ def test_get_pytest_command_adds_bench_unless_paths_are_given(tmp_path, monkeypa
     assert f"--claim-dir={tmp_path / 'claims'}" in plain
     named = get_pytest_command(Worker("gpu1", "1"), 1, ["bench/test_finetune.py::test_finetune"], ROOT / "out")
     assert named[3] == "bench/test_finetune.py::test_finetune" and "bench" not in named
+    folder = get_pytest_command(Worker("gpu0", "0"), 0, ["-q", "tests"], tmp_path)
+    assert folder[3:5] == ["-q", "tests"]
+
+
+def test_get_pytest_command_tells_an_option_value_from_a_test_path(tmp_path, monkeypatch):
+    """``--data-dir DIR`` names a folder that holds no tests: the run must still get ``bench``
+    (before, every worker got no test path and exited with a usage error)."""
+    (tmp_path / "data" / "sst2").mkdir(parents=True)
+    (tmp_path / "data" / "notes.txt").write_text("x")
+    monkeypatch.chdir(ROOT)
+    for value in (str(tmp_path / "data"), str(tmp_path / "data" / "notes.txt")):
+        command = get_pytest_command(Worker("gpu0", "0"), 0, ["-m", "real", "--data-dir", value], tmp_path)
+        assert command[3] == "bench", value
 
 
 @pytest.mark.parametrize("codes, status", [

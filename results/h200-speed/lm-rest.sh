@@ -1,10 +1,8 @@
 # The perf tier's two WikiText-2 cases that have no timed GPU run yet: QLoRA (GPU 0; its cold
-# compilation took about 150 s) and SparseLoRA (GPU 1, eager). Run right after a call that
-# copied .device-kit/smollm2/part-a to /tmp/part-a (e.g. shard-seeds.sh), carrying
-# .device-kit/site, .device-kit/smollm2/part-b and .device-kit/data/wikitext2.
+# compilation took about 150 s) and SparseLoRA (GPU 1, eager). Run once env.sh has staged both
+# GGUF halves and .device-kit/data/wikitext2 in /tmp/kit (earlier calls on the same warm machine).
 # Usage (GPU machine): bash results/h200-speed/lm-rest.sh
 source results/h200-speed/env.sh
-cat /tmp/part-a .device-kit/smollm2/part-b > /tmp/smollm2.gguf
 python -m fixtures.warm --real > /dev/null 2>&1
 ( taskset -cp 0-15 $BASHPID > /dev/null; export CUDA_VISIBLE_DEVICES=0; run lm-perf-qlora 400 -m "perf and wikitext2 and qlora" ) &
 ( taskset -cp 16-31 $BASHPID > /dev/null; export CUDA_VISIBLE_DEVICES=1; run lm-perf-sparselora 400 -m "perf and wikitext2 and sparselora" ) &

@@ -7,7 +7,7 @@ source results/h200-speed/env.sh
 (
   taskset -cp 0-15 $BASHPID > /dev/null; export CUDA_VISIBLE_DEVICES=0
   for seed in 1 2; do
-    timeout -k 10 150 python bench/perf_trainer.py --seed $seed --data-dir .device-kit/data --out "$OUT/sst2-trainer-seed$seed.json" > "$OUT/sst2-trainer-seed$seed.log" 2>&1
+    timeout -k 10 150 python bench/perf_trainer.py --seed $seed --data-dir "$DATA" --out "$OUT/sst2-trainer-seed$seed.json" > "$OUT/sst2-trainer-seed$seed.log" 2>&1
     grep -E '"(train_seconds|accuracy)"' "$OUT/sst2-trainer-seed$seed.json"
   done
 ) &
