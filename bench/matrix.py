@@ -21,8 +21,9 @@ class Tier:
         models: default model per task kind ("classification", "lm").
         settings: TrainSettings differences per dataset.
         options: method Config differences per method (applied to every dataset).
-        data: "synthetic" (generated, ``fixtures.synthetic``) or "real" (``fixtures.datasets``:
-            --data-dir / $PEFT_BENCH_DATA / ../shared/data, then the hub).
+        data: "synthetic" (generated, ``fixtures.synthetic``), "real" (``fixtures.datasets``:
+            --data-dir / $PEFT_BENCH_DATA / ../shared/data, then the hub) or "tokens" (token
+            blocks for random-init shapes, ``fixtures.scale``).
     """
 
     marker: str
@@ -64,6 +65,54 @@ PERF_SETTINGS = {
 }
 PERF_LM_OPTIONS = {"target_modules": ("all-linear",), "r": 16, "dropout": 0.0}
 PERF_MIXED = {"trainable_dtype": "fp32", "autocast": "bf16"}
+
+# The scale tier (issue #13): what every method costs at Llama-3 sizes, random-init shapes
+# (fixtures.shapes) on real WikiText-2 token blocks (fixtures.scale). The perf tier's fast loop:
+# pure bf16, CUDA graphs, the loss in chunks of 2,048 tokens; each decoder layer compiled on its
+# own (compile_scope=layers: one compilation serves every layer, where compiling the whole
+# model took minutes cold at 135M, docs/speed.md). 40 steps: 4 warm-up, 36 timed; the loss
+# read every 8 steps, so the first and last fifths are readings of their own (the floor).
+SCALE_SETTINGS = {
+    "wikitext2": {
+        "max_length": 512, "lm_stride": 512, "batch_size": 8, "max_steps": 40, "log_every": 8,
+        "eval_batch_size": 8, "inference_rounds": 5, "dtype": "bf16", "trainable_dtype": "bf16",
+        "compile": "reduce-overhead", "compile_scope": "layers", "loss_chunk": 2048,
+    },
+}
+# Shapes on the GPU -> (batch size, GPU GiB the case needs); 8 x 512 tokens by default.
+SCALE_SHAPES = {"llama-1b": (8, 24), "llama-3b": (8, 40), "llama-8b": (8, 80)}
+# The CI shape runs the same path on a 2-core CPU in seconds: eager fp32, 2 x 32 tokens,
+# 10 steps (loss read every 2), higher learning rates.
+SCALE_CPU_SETTINGS = {
+    "max_length": 32, "lm_stride": 32, "batch_size": 2, "max_steps": 10, "log_every": 2, "eval_batch_size": 2,
+    "inference_rounds": 2, "dtype": "fp32", "trainable_dtype": "fp32", "compile": "", "loss_chunk": 0,
+}
+# The LoRA family on every linear layer at rank 16 (as the perf tier); HiRA keeps its own rank.
+# QLoRA quantizes in place (no save/re-load of an 8B model) and upcasts nothing under bf16
+# compute (methods.qlora.Config.upcast). Full fine-tuning's random init learns at 3e-4.
+SCALE_OPTIONS = {
+    "full_ft": {"lr": 3e-4},
+    **{m: {**PERF_LM_OPTIONS, "lr": 1e-3} for m in ("lora", "lora_prune", "sparselora")},
+    # HiRA's update is the Hadamard product with the base weights (random: std 0.02): a
+    # ~15x higher rate than LoRA's moved the CI shape's loss as much (0.72% at 0.3 vs 0.93%).
+    "hira": {"target_modules": ("all-linear",), "dropout": 0.0, "lr": 1.5e-2},
+    "qlora": {**PERF_LM_OPTIONS, "lr": 1e-3, "build": "in_place", "upcast": "needed"},
+}
+SCALE_CPU_OPTIONS = {m: {"lr": 2e-2} for m in ("lora", "qlora", "lora_prune")}
+SCALE_CPU_OPTIONS.update(full_ft={"lr": 1e-3}, hira={"lr": 0.3}, sparselora={
+    "lr": 2e-2, "dense_first": 0, "dense_last": 0, "ffn_sparsity": 0.5, "attn_sparsity": 0.25})
+# Per-method settings differences on the GPU. Full fine-tuning trains fp32 master weights under
+# bf16 autocast (pure bf16 updates of full weights are lost to rounding). QLoRA and SparseLoRA run
+# eagerly: QLoRA's 4-bit matmuls took a cold compilation past 10 minutes at 135M (docs/speed.md);
+# the loop refuses to compile SparseLoRA (methods.sparselora.COMPILE_UNSUPPORTED) until it can.
+SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, "qlora": {"compile": ""}, "sparselora": {"compile": ""}}
+# Second cases at 8B (the id's variant): the LoRA family with gradient checkpointing; LoRA
+# with liger-kernel's fused kernels (its fused linear cross-entropy replaces the chunked loss).
+SCALE_VARIANTS = {
+    "gc": ({"grad_checkpointing": True}, ("lora", "hira", "qlora", "lora_prune", "sparselora")),
+    "liger": ({"fused_kernels": "liger", "loss_chunk": 0}, ("lora",)),
+    "liger-gc": ({"fused_kernels": "liger", "loss_chunk": 0, "grad_checkpointing": True}, ("lora",)),
+}
 
 TIERS = {
     # Tiny models (pretrained here in seconds, see fixtures.pretrain) on generated data:
@@ -125,6 +174,14 @@ TIERS = {
         options=REAL_OPTIONS,
         data="real",
     ),
+    # -m scale: random-init Llama-3 shapes on WikiText-2 token blocks; cost only (see SCALE_SETTINGS).
+    "scale": Tier(
+        marker="scale",
+        models={"lm": "tiny-shape"},
+        settings=SCALE_SETTINGS,
+        options=SCALE_OPTIONS,
+        data="tokens",
+    ),
 }
 
 
@@ -143,7 +200,7 @@ class Floor:
 
     def passes(self, measured: float) -> bool:
         """True when ``measured`` is on the right side of the bound."""
-        higher_is_better = self.metric.startswith("accuracy")
+        higher_is_better = self.metric.startswith("accuracy") or self.metric == "loss_decrease"
         return measured >= self.value if higher_is_better else measured <= self.value
 
 
@@ -174,6 +231,10 @@ FLOORS[("sst2", "ci")] = Floor("accuracy", 0.80)
 # 150 at batch 8), so it keeps the real tier's floors.
 FLOORS[("sst2", "perf")] = FLOORS[("sst2", "real")]
 FLOORS[("wikitext2", "perf")] = FLOORS[("wikitext2", "real")]
+# Scale: random weights have no quality; the floor is that training works: the last fifth's mean
+# loss at least 0.3% below the first fifth's. On the CI shape a frozen model (lr 1e-12) gave
+# 0.006% and the fifths' readings moved by at most 0.1%; LoRA at lr 2e-2 gave 0.93% in 10 steps.
+FLOORS[("wikitext2", "scale")] = Floor("loss_decrease", 0.003)
 # A dataset added with --dataset NAME=PATH has no reference: it must beat always
 # predicting the eval split's majority class by at least a point.
 CUSTOM_FLOOR = Floor("accuracy_over_majority", 0.01)
@@ -194,6 +255,10 @@ class Case:
         settings: TrainSettings differences beyond the tier's.
         options: method Config differences beyond the tier's.
         min_gpu_gib: GPU memory the case needs (gpu cases).
+        model: the case's own model (a shape of ``fixtures.shapes``; "" = the tier's model per
+            task kind); it becomes part of the id.
+        variant: a short tag for settings that make a second case of the same method and
+            model (e.g. "gc" for gradient checkpointing); it becomes part of the id.
     """
 
     method: str
@@ -204,10 +269,13 @@ class Case:
     settings: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
     min_gpu_gib: float = 0.0
+    model: str = ""
+    variant: str = ""
 
     @property
     def id(self) -> str:
-        return f"{self.method}-{self.dataset}-{self.tier}-{self.hardware}-seed{self.seed}"
+        extra = "".join(f"-{part}" for part in (self.model, self.variant) if part)
+        return f"{self.method}-{self.dataset}-{self.tier}{extra}-{self.hardware}-seed{self.seed}"
 
     @property
     def needs_cuda(self) -> bool:
@@ -267,6 +335,26 @@ CASES += [
          options={} if dataset == "sst2" or method == "full_ft"
          else {k: v for k, v in PERF_LM_OPTIONS.items() if not (method == "hira" and k == "r")})
     for dataset in ("sst2", "wikitext2")
+    for method in METHODS
+]
+
+# The scale tier (-m scale): every method x shape on the GPU, gradient checkpointing and fused
+# kernels as second cases at 8B; the CI shape on the CPU (-m "scale and cpu", seconds).
+CASES += [
+    Case(method, "wikitext2", "scale", "gpu", model=shape, min_gpu_gib=gib,
+         settings={"batch_size": batch, **SCALE_METHOD_SETTINGS.get(method, {})})
+    for shape, (batch, gib) in SCALE_SHAPES.items()
+    for method in METHODS
+]
+CASES += [
+    Case(method, "wikitext2", "scale", "gpu", model="llama-8b", variant=variant, min_gpu_gib=SCALE_SHAPES["llama-8b"][1],
+         settings={"batch_size": SCALE_SHAPES["llama-8b"][0], **SCALE_METHOD_SETTINGS.get(method, {}), **extra})
+    for variant, (extra, methods) in SCALE_VARIANTS.items()
+    for method in methods
+]
+CASES += [
+    Case(method, "wikitext2", "scale", "cpu", model="tiny-shape", settings=SCALE_CPU_SETTINGS,
+         options=SCALE_CPU_OPTIONS.get(method, {}))
     for method in METHODS
 ]
 

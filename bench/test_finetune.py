@@ -23,6 +23,8 @@ from fixtures.measure import PeakMemory, release
 from fixtures.metrics import check_floor
 from fixtures.options import RUN_OPTIONS
 from fixtures.outcome import get_failure_status, make_entry
+from fixtures.scale import get_loss_decrease
+from fixtures.shapes import COST_ONLY
 from fixtures.provenance import get_determinism
 from fixtures.real_models import ModelUnavailable
 from fixtures.train import make_autocast, train
@@ -146,6 +148,9 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     if run.task.kind == "lm":
         quality["perplexity_untrained"] = before["perplexity"]
         quality["perplexity_ratio"] = quality["perplexity"] / before["perplexity"]
+    if case.floor.metric == "loss_decrease":  # random weights: the floor is that training works
+        quality.update(get_loss_decrease(result.loss_curve, result.steps))
+    cost_only = run.workload.protocol.get("weights") == COST_ONLY
     measured = quality[case.floor.metric]
     passed = case.floor.passes(measured)
     record.update(
@@ -155,7 +160,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         **get_speed(result, hardware_name=hardware.gpu_name if device.type == "cuda" else ""),
         loss_curve=result.loss_curve,
         inference_batch_size=int(next(iter(batch.values())).shape[0]),
-        **quality, **memory.result, **get_footprint(run.model, run.method_name),
+        **quality, **memory.result, **get_footprint(run.model, run.method_name, save_full=not cost_only),
+        weights=COST_ONLY if cost_only else "pretrained", **result.memory,
         **run.method.stats(run.model, run.cfg),
     )
     assert passed, f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value}"

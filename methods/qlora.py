@@ -1,9 +1,19 @@
 """QLoRA (Dettmers et al., 2023): a 4-bit NF4 base (double quantization) with LoRA on top.
 
-The base is re-loaded through transformers' ``BitsAndBytesConfig`` so that the
-quantization is bitsandbytes' own; the task head stays unquantized. On CUDA the
-optimizer is bitsandbytes' paged 8-bit AdamW; on CPU (bitsandbytes >= 0.46 has a
-CPU backend) compute runs in fp32 and the optimizer is plain AdamW.
+By default the base is re-loaded through transformers' ``BitsAndBytesConfig`` (saved to a
+temporary folder first); ``build="in_place"`` instead swaps each linear layer for a
+bitsandbytes ``Linear4bit`` quantized on the model's device, one layer at a time (no copy
+of the model on disk, and the peak is the bf16 model plus one layer). Either way the
+quantization is bitsandbytes' own and the task head stays unquantized.
+
+``upcast="all"`` (default) is peft's ``prepare_model_for_kbit_training``: every frozen
+parameter that is not 4-bit goes to fp32. ``upcast="needed"`` keeps the norms, embeddings
+and head in the compute dtype under bf16 (LlamaRMSNorm computes in fp32 internally
+anyway); under fp16 compute the norms go to fp32; on CPU everything computes in fp32.
+``stats`` records what stays in which dtype.
+
+On CUDA the optimizer is bitsandbytes' paged 8-bit AdamW; on CPU (bitsandbytes >= 0.46
+has a CPU backend) compute runs in fp32 and the optimizer is plain AdamW.
 """
 
 import tempfile
@@ -14,13 +24,15 @@ import torch
 from methods._common import adamw
 from methods._common import no_after_step as after_step  # noqa: F401  (a method hook)
 from methods._common import no_penalty as penalty  # noqa: F401
-from methods._common import weight_sparsity as stats  # noqa: F401
+from methods._common import weight_sparsity
 from methods.lora import Config as LoraConfig
 from methods.lora import make_lora_config
 
 # Heads that must stay in full precision (sequence classification crashes otherwise).
 HEAD_MODULES = ("classifier", "score", "lm_head")
 COMPUTE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+BUILDS = ("reload", "in_place")
+UPCASTS = ("all", "needed")
 
 
 @dataclass(frozen=True)
@@ -32,11 +44,17 @@ class Config(LoraConfig):
         double_quant: quantize the quantization constants too.
         compute_dtype: dtype of the de-quantized matmuls on CUDA ("bfloat16");
             CPU always computes in float32.
+        build: "reload" (save, re-load through transformers' quantizer; the default) or
+            "in_place" (swap the linear layers for bitsandbytes 4-bit ones on the device).
+        upcast: "all" (peft's k-bit preparation: every other frozen parameter to fp32; the
+            default) or "needed" (only what the compute dtype needs, see the module doc).
     """
 
     quant_type: str = "nf4"
     double_quant: bool = True
     compute_dtype: str = "bfloat16"
+    build: str = "reload"
+    upcast: str = "all"
 
     def __post_init__(self):
         super().__post_init__()
@@ -46,6 +64,15 @@ class Config(LoraConfig):
             raise ValueError(
                 f"methods.qlora.Config.compute_dtype={self.compute_dtype!r}: use one of {sorted(COMPUTE_DTYPES)}"
             )
+        if self.build not in BUILDS:
+            raise ValueError(f"methods.qlora.Config.build={self.build!r}: use one of {BUILDS}")
+        if self.upcast not in UPCASTS:
+            raise ValueError(f"methods.qlora.Config.upcast={self.upcast!r}: use one of {UPCASTS}")
+
+
+def get_compute_dtype(device: torch.device, cfg: Config) -> torch.dtype:
+    """The matmul dtype: the Config's on CUDA, float32 on CPU."""
+    return COMPUTE_DTYPES[cfg.compute_dtype] if device.type == "cuda" else torch.float32
 
 
 def quantize(model: torch.nn.Module, cfg: Config) -> torch.nn.Module:
@@ -53,7 +80,7 @@ def quantize(model: torch.nn.Module, cfg: Config) -> torch.nn.Module:
     from transformers import BitsAndBytesConfig
 
     device = next(model.parameters()).device
-    dtype = COMPUTE_DTYPES[cfg.compute_dtype] if device.type == "cuda" else torch.float32
+    dtype = get_compute_dtype(device, cfg)
     bnb_config = BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=cfg.quant_type,
@@ -68,18 +95,61 @@ def quantize(model: torch.nn.Module, cfg: Config) -> torch.nn.Module:
         )
 
 
+def quantize_in_place(model: torch.nn.Module, cfg: Config) -> torch.nn.Module:
+    """Swap every linear layer but the heads for a bitsandbytes ``Linear4bit`` quantized on the
+    layer's device, one layer at a time; the rest is cast to the compute dtype."""
+    import bitsandbytes as bnb
+
+    device = next(model.parameters()).device
+    dtype = get_compute_dtype(device, cfg)
+    targets = [(name, m) for name, m in model.named_modules()
+               if type(m) is torch.nn.Linear and name.rsplit(".", 1)[-1] not in HEAD_MODULES]
+    for name, linear in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        new = bnb.nn.Linear4bit(linear.in_features, linear.out_features, bias=linear.bias is not None,
+                                compute_dtype=dtype, compress_statistics=cfg.double_quant,
+                                quant_type=cfg.quant_type, device="meta")
+        new.weight = bnb.nn.Params4bit(linear.weight.data.to(dtype), requires_grad=False, module=new,
+                                       compress_statistics=cfg.double_quant, quant_type=cfg.quant_type)
+        new.weight._quantize(device)
+        if linear.bias is not None:
+            new.bias = torch.nn.Parameter(linear.bias.data.to(dtype), requires_grad=False)
+        setattr(parent, child, new)
+        del linear, new
+    for p in model.parameters():  # what is not 4-bit: norms, embeddings, heads
+        if type(p) is not bnb.nn.Params4bit and p.is_floating_point():
+            p.data = p.data.to(dtype)
+    model.is_loaded_in_4bit = True  # peft then wraps the layers with its 4-bit LoRA
+    return model
+
+
+def prepare_needed(model: torch.nn.Module, dtype: torch.dtype) -> None:
+    """Freeze the base; upcast to fp32 only what compute in ``dtype`` needs (see the module doc)."""
+    for name, p in model.named_parameters():
+        p.requires_grad = False
+        if not p.is_floating_point() or type(p).__name__ == "Params4bit":
+            continue
+        module = name.rpartition(".")[0].rpartition(".")[2]
+        if dtype == torch.float32 or (dtype == torch.float16 and "norm" in module.lower()):
+            p.data = p.data.to(torch.float32)
+
+
 def apply(model: torch.nn.Module, cfg: Config, *, task_type: str) -> torch.nn.Module:
     """Quantize the base to 4-bit, prepare it for k-bit training, add LoRA."""
     from peft import get_peft_model, prepare_model_for_kbit_training
 
-    model = quantize(model, cfg)
+    model = quantize_in_place(model, cfg) if cfg.build == "in_place" else quantize(model, cfg)
     # On AVX512-BF16 CPUs bitsandbytes repacks a 4-bit weight for inference at its first
     # no-grad eval forward (e.g. a zero-shot perplexity before training), and later training
     # forwards then run gemv_4bit, which has no autograd: wrong gradients and a UserWarning.
     for module in model.modules():
         if hasattr(module, "support_avx512bf16_for_cpu"):
             module.support_avx512bf16_for_cpu = False
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if cfg.upcast == "all":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    else:
+        prepare_needed(model, get_compute_dtype(next(model.parameters()).device, cfg))
     return get_peft_model(model, make_lora_config(model, cfg, task_type=task_type))
 
 
@@ -90,3 +160,14 @@ def make_optimizer(params, cfg: Config, *, device: torch.device) -> torch.optim.
     import bitsandbytes as bnb
 
     return bnb.optim.PagedAdamW8bit(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def stats(model: torch.nn.Module, cfg: Config) -> dict:
+    """Adapter weight sparsity, and the frozen parameters that are not 4-bit, by dtype (what the
+    upcast left where: ``qlora_frozen_dtypes`` {dtype: parameters})."""
+    dtypes: dict = {}
+    for p in model.parameters():
+        if not p.requires_grad and type(p).__name__ != "Params4bit":
+            key = str(p.dtype).removeprefix("torch.")
+            dtypes[key] = dtypes.get(key, 0) + p.numel()
+    return {**weight_sparsity(model, cfg), "qlora_frozen_dtypes": dtypes, "qlora_upcast": cfg.upcast}
