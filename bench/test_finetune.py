@@ -91,6 +91,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     record = benchmark.extra_info
     record.update(worker=os.environ.get("PEFT_BENCH_WORKER"),  # set by python -m bench.shard; else null
                   case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
+                  variant=case.variant or None, **({"model": case.model} if case.model else {}),
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),

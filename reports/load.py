@@ -137,9 +137,10 @@ def make_row(bench: dict, source: Source) -> Row:
     name = bench.get("name", "?")
     case_id = extra.get("case_id") or re.sub(r"^.*\[(.*)\]$", r"\1", name)
     seed = extra.get("seed")
+    variant = extra.get("variant")  # a second case of one method and model (e.g. "gc"): its own group
     return Row(
         case_id=str(case_id),
-        method=str(extra.get("method", "?")),
+        method=str(extra.get("method", "?")) + (f"+{variant}" if variant else ""),
         dataset=str(extra.get("dataset", "?")),
         tier=str(extra.get("tier", "?")),
         hardware=str(extra.get("hardware", "?")),

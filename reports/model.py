@@ -181,6 +181,8 @@ class ReportModel:
         command: what can be said of the command line.
         table_columns, table_rows: the flat per-run table (also written as CSV).
         regression: the baseline comparison, if one was asked for.
+        verdicts: the Pareto-front verdict per dataset and model (``reports.verdict``).
+        scale: the scale tier's section (``reports.scale``), or None without scale runs.
     """
 
     title: str
@@ -195,3 +197,5 @@ class ReportModel:
     table_columns: list
     table_rows: list
     regression: Regression | None = None
+    verdicts: list = field(default_factory=list)
+    scale: object = None

@@ -6,7 +6,9 @@ from collections import defaultdict
 from reports import fmt, plots, provenance
 from reports.load import Row
 from reports.model import Cell, Column, DatasetSection, Failure, MethodRow, ReportModel
+from reports.scale import make_scale_section
 from reports.stats import mcnemar_test, summarize_values, welch_t_test
+from reports.verdict import get_verdicts, is_cost_only
 
 REFERENCE_METHOD = "lora"
 SHORT_TESTS = {
@@ -38,6 +40,8 @@ def get_mean(rows: list[Row], get) -> float | None:
 
 def make_quality_cell(rows: list[Row], metric: str) -> Cell:
     """Mean ± 95% CI half-width over seeds, or the single value with a plain "no interval" note."""
+    if rows and all(map(is_cost_only, rows)):
+        return Cell("cost only", note="random-init weights: the loss measures no quality")
     scale = QUALITY[metric][3]
     values = [r.extra.get(metric) for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
     s = summarize_values([v * scale for v in values])
@@ -123,6 +127,8 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
         vs = Cell("no LoRA run", note="no LoRA group with the same model, hardware and tier")
     elif ref is rows:
         vs = Cell("reference")
+    elif all(map(is_cost_only, rows)):
+        vs = Cell("cost only")
     else:
         vs = make_compare_cell(rows, ref, metric)
     cells = {
@@ -235,8 +241,10 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         configs=get_configs([groups[g] for g in ordered]),
     )
     if with_plots:
-        section.plots = plots.make_dataset_plots([groups[g] for g in ordered], metric=metric,
-                                                 quality=QUALITY[metric])
+        # random-init (cost-only) runs have no quality to plot; the scale section shows their cost
+        with_quality = [groups[g] for g in ordered if not all(map(is_cost_only, groups[g]))]
+        section.plots = plots.make_dataset_plots(with_quality, metric=metric,
+                                                 quality=QUALITY[metric]) if with_quality else []
     return section
 
 
@@ -273,4 +281,6 @@ def summarize(rows: list[Row], *, with_plots: bool = True, title: str = "PEFT be
         command=provenance.get_command(rows),
         table_columns=columns,
         table_rows=table,
+        verdicts=get_verdicts(rows),
+        scale=make_scale_section(rows, with_plots=with_plots),
     )
