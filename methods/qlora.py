@@ -102,11 +102,12 @@ def quantize_in_place(model: torch.nn.Module, cfg: Config) -> torch.nn.Module:
 
     device = next(model.parameters()).device
     dtype = get_compute_dtype(device, cfg)
-    targets = [(name, m) for name, m in model.named_modules()
-               if type(m) is torch.nn.Linear and name.rsplit(".", 1)[-1] not in HEAD_MODULES]
-    for name, linear in targets:
+    names = [name for name, m in model.named_modules()  # names only: each old layer is freed once replaced
+             if type(m) is torch.nn.Linear and name.rsplit(".", 1)[-1] not in HEAD_MODULES]
+    for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
+        linear = getattr(parent, child)
         new = bnb.nn.Linear4bit(linear.in_features, linear.out_features, bias=linear.bias is not None,
                                 compute_dtype=dtype, compress_statistics=cfg.double_quant,
                                 quant_type=cfg.quant_type, device="meta")
