@@ -52,6 +52,8 @@ def test_every_case_has_a_floor_above_chance():
             assert floor.value >= 0.65, f"{case.id}: floor {floor.value} is not >= majority class + 15 points"
         elif floor.metric == "perplexity_ratio":
             assert 0 < floor.value < 1, f"{case.id}: perplexity must fall below the untrained model's"
+        elif floor.metric == "loss_decrease":  # random-init shapes: the loss must fall
+            assert 0 < floor.value < 1, f"{case.id}: the training loss must decrease"
         else:
             assert floor.metric == "perplexity" and floor.value > 1, f"{case.id}: {floor}"
     assert set(FLOORS) >= {(c.dataset, c.tier) for c in CASES}
