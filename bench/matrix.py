@@ -108,10 +108,14 @@ SCALE_CPU_OPTIONS.update(full_ft={"lr": 1e-3}, hira={"lr": 0.3}, sparselora={
 SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, "qlora": {"compile": ""}, "sparselora": {"compile": ""}}
 # Second cases at 8B (the id's variant): the LoRA family with gradient checkpointing; LoRA
 # with liger-kernel's fused kernels (its fused linear cross-entropy replaces the chunked loss).
+# Checkpointing recomputes each compiled layer in the backward pass: without CUDA graphs
+# (compile "default"), whose replays would overwrite the outputs the recomputation needs. The
+# method's own settings win (QLoRA and SparseLoRA stay eager).
 SCALE_VARIANTS = {
-    "gc": ({"grad_checkpointing": True}, ("lora", "hira", "qlora", "lora_prune", "sparselora")),
+    "gc": ({"grad_checkpointing": True, "compile": "default"}, ("lora", "hira", "qlora", "lora_prune", "sparselora")),
     "liger": ({"fused_kernels": "liger", "loss_chunk": 0}, ("lora",)),
-    "liger-gc": ({"fused_kernels": "liger", "loss_chunk": 0, "grad_checkpointing": True}, ("lora",)),
+    "liger-gc": ({"fused_kernels": "liger", "loss_chunk": 0, "grad_checkpointing": True, "compile": "default"},
+                 ("lora",)),
 }
 
 TIERS = {
@@ -348,7 +352,7 @@ CASES += [
 ]
 CASES += [
     Case(method, "wikitext2", "scale", "gpu", model="llama-8b", variant=variant, min_gpu_gib=SCALE_SHAPES["llama-8b"][1],
-         settings={"batch_size": SCALE_SHAPES["llama-8b"][0], **SCALE_METHOD_SETTINGS.get(method, {}), **extra})
+         settings={"batch_size": SCALE_SHAPES["llama-8b"][0], **extra, **SCALE_METHOD_SETTINGS.get(method, {})})
     for variant, (extra, methods) in SCALE_VARIANTS.items()
     for method in methods
 ]
