@@ -24,7 +24,7 @@ from fixtures.metrics import check_floor
 from fixtures.options import RUN_OPTIONS
 from fixtures.outcome import get_failure_status, make_entry
 from fixtures.scale import get_loss_decrease
-from fixtures.shapes import COST_ONLY
+from fixtures.shapes import COST_ONLY, SHAPES
 from fixtures.provenance import get_determinism
 from fixtures.real_models import ModelUnavailable
 from fixtures.train import make_autocast, train
@@ -92,6 +92,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     record.update(worker=os.environ.get("PEFT_BENCH_WORKER"),  # set by python -m bench.shard; else null
                   case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
                   variant=case.variant or None, **({"model": case.model} if case.model else {}),
+                  **({"weights": COST_ONLY} if case.model in SHAPES else {}),
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),
