@@ -135,7 +135,7 @@ def get_ratio(value, ref) -> str:
 
 
 COLUMNS = ["Size", "Method", "Status", "Step time (ms)", "× LoRA", "Tokens/s", "× LoRA", "MFU",
-           "Peak GPU (GiB)", "× LoRA", "Frozen weights (GiB)", "× LoRA"]
+           "Peak GPU (GiB)", "× LoRA", "Breakdown / step peak", "Frozen weights (GiB)", "× LoRA"]
 
 
 def get_ratio_rows(groups: dict) -> list[list[str]]:
@@ -153,6 +153,7 @@ def get_ratio_rows(groups: dict) -> list[list[str]]:
                 "time": mean(done, get_step_time), "rate": mean(done, lambda r: r.extra.get("steady_tokens_per_second")),
                 "mfu": mean(done, lambda r: r.extra.get("mfu")), "memory": mean(done, get_memory),
                 "frozen": mean(done, lambda r: r.extra.get("mem_frozen_bytes")),
+                "cover": mean(done, lambda r: r.extra.get("mem_parts_over_peak")),
             }
 
         ref = values(methods.get(REFERENCE, []))
@@ -166,6 +167,7 @@ def get_ratio_rows(groups: dict) -> list[list[str]]:
                 fmt.get_count(v["rate"]), get_ratio(v["rate"], ref["rate"]),
                 fmt.get_percent(v["mfu"], 1),
                 f"{v['memory'] / GIB:.2f}" if fmt.is_num(v["memory"]) else fmt.DASH, get_ratio(v["memory"], ref["memory"]),
+                fmt.get_number(v["cover"], 3),
                 f"{v['frozen'] / GIB:.2f}" if fmt.is_num(v["frozen"]) else fmt.DASH, get_ratio(v["frozen"], ref["frozen"]),
             ])
     return out
@@ -179,6 +181,9 @@ def make_scale_section(rows: list[Row], *, with_plots: bool = True) -> ScaleSect
     section = ScaleSection(columns=COLUMNS, rows=get_ratio_rows(groups), notes=[
         "Random-init Llama-3 shapes: these runs measure cost only (no quality). Ratios are against LoRA "
         "of the same size; a method with a variant (e.g. lora+gc: gradient checkpointing) is its own row.",
+        "Breakdown / step peak: (frozen weights + trainable params + gradients + optimizer state + activation "
+        "peak) over the measured step's peak allocated; 1 means the parts, read from the tensors, explain the "
+        "allocator's peak. Paged optimizer state is left out of the sum (it is outside torch's allocator).",
     ])
     if with_plots:
         figures = [
