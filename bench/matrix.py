@@ -351,7 +351,8 @@ CASES += [
     for method in METHODS
 ]
 CASES += [
-    Case(method, "wikitext2", "scale", "gpu", model="llama-8b", variant=variant, min_gpu_gib=SCALE_SHAPES["llama-8b"][1],
+    Case(method, "wikitext2", "scale", "gpu", model="llama-8b", variant=variant,
+         min_gpu_gib=SCALE_SHAPES["llama-8b"][1],
          settings={"batch_size": SCALE_SHAPES["llama-8b"][0], **extra, **SCALE_METHOD_SETTINGS.get(method, {})})
     for variant, (extra, methods) in SCALE_VARIANTS.items()
     for method in methods

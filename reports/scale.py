@@ -130,6 +130,10 @@ def make_memory_plot(groups: dict, name: str = "scale-memory") -> Plot | None:
         "unexplained. Paged 8-bit optimizer state lives outside torch's allocator and is not stacked."))
 
 
+def get_gib(value) -> str:
+    return f"{value / GIB:.2f}" if fmt.is_num(value) else fmt.DASH
+
+
 def get_ratio(value, ref) -> str:
     return f"{value / ref:.2f}×" if fmt.is_num(value) and fmt.is_num(ref) and ref else fmt.DASH
 
@@ -150,7 +154,8 @@ def get_ratio_rows(groups: dict) -> list[list[str]]:
         def values(rs):
             done = [r for r in rs if r.measured]
             return {
-                "time": mean(done, get_step_time), "rate": mean(done, lambda r: r.extra.get("steady_tokens_per_second")),
+                "time": mean(done, get_step_time),
+                "rate": mean(done, lambda r: r.extra.get("steady_tokens_per_second")),
                 "mfu": mean(done, lambda r: r.extra.get("mfu")), "memory": mean(done, get_memory),
                 "frozen": mean(done, lambda r: r.extra.get("mem_frozen_bytes")),
                 "cover": mean(done, lambda r: r.extra.get("mem_parts_over_peak")),
@@ -166,9 +171,9 @@ def get_ratio_rows(groups: dict) -> list[list[str]]:
                 fmt.get_ms(v["time"]), get_ratio(v["time"], ref["time"]),
                 fmt.get_count(v["rate"]), get_ratio(v["rate"], ref["rate"]),
                 fmt.get_percent(v["mfu"], 1),
-                f"{v['memory'] / GIB:.2f}" if fmt.is_num(v["memory"]) else fmt.DASH, get_ratio(v["memory"], ref["memory"]),
+                get_gib(v["memory"]), get_ratio(v["memory"], ref["memory"]),
                 fmt.get_number(v["cover"], 3),
-                f"{v['frozen'] / GIB:.2f}" if fmt.is_num(v["frozen"]) else fmt.DASH, get_ratio(v["frozen"], ref["frozen"]),
+                get_gib(v["frozen"]), get_ratio(v["frozen"], ref["frozen"]),
             ])
     return out
 

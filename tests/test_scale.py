@@ -194,3 +194,19 @@ def test_qlora_upcast_needed_keeps_what_it_should(dtype, fp32_expected):
     else:
         assert fp32 == fp32_expected
     assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_new_switches_are_off_by_default_and_validated():
+    from fixtures.settings import TrainSettings
+
+    s = TrainSettings()
+    assert s.grad_checkpointing is False and s.fused_kernels == ""
+    with pytest.raises(ValueError, match="fused_kernels='triton'"):
+        TrainSettings(fused_kernels="triton")
+    with pytest.raises(ValueError, match="set loss_chunk=0"):
+        TrainSettings(fused_kernels="liger", loss_chunk=2048)
+    from methods.qlora import Config
+
+    assert (Config().build, Config().upcast) == ("reload", "all")  # the existing cases keep their meaning
+    with pytest.raises(ValueError, match="Config.upcast='some'"):
+        Config(upcast="some")
