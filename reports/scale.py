@@ -57,10 +57,12 @@ def mean(rows: list[Row], get):
 
 
 def get_groups(rows: list[Row]) -> dict:
-    """(method, model) -> runs, GPU runs of the scale tier only."""
+    """(method, model) -> runs of the scale tier: the GPU's, or the CPU's (the CI shape) where no GPU ran."""
+    scale = [r for r in rows if r.tier == "scale" and fmt.is_num(get_params(r))]
+    hardware = "gpu" if any(r.hardware == "gpu" for r in scale) else "cpu"
     groups: dict = defaultdict(list)
-    for r in rows:
-        if r.tier == "scale" and r.hardware == "gpu" and fmt.is_num(get_params(r)):
+    for r in scale:
+        if r.hardware == hardware:
             groups[(r.method, r.model)].append(r)
     return groups
 
@@ -139,7 +141,7 @@ def get_ratio(value, ref) -> str:
 
 
 COLUMNS = ["Size", "Method", "Status", "Step time (ms)", "× LoRA", "Tokens/s", "× LoRA", "MFU",
-           "Peak GPU (GiB)", "× LoRA", "Breakdown / step peak", "Frozen weights (GiB)", "× LoRA"]
+           "Peak memory (GiB: GPU, else CPU RSS)", "× LoRA", "Breakdown / step peak", "Frozen weights (GiB)", "× LoRA"]
 
 
 def get_ratio_rows(groups: dict) -> list[list[str]]:
@@ -179,7 +181,7 @@ def get_ratio_rows(groups: dict) -> list[list[str]]:
 
 
 def make_scale_section(rows: list[Row], *, with_plots: bool = True) -> ScaleSection | None:
-    """The scale tier's figures and ratio table, or None when the results hold no scale GPU run."""
+    """The scale tier's figures and ratio table, or None when the results hold no scale run."""
     groups = get_groups(rows)
     if not groups:
         return None
