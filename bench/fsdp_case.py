@@ -76,7 +76,9 @@ def reset_rotary(model: torch.nn.Module, device) -> None:
     for name, module in list(model.named_modules()):
         if type(module).__name__.endswith("RotaryEmbedding"):
             parent, _, leaf = name.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, leaf, type(module)(config=module.config, device=device))
+            with torch.device(device):  # the constructor's signature differs between versions; this does not
+                fresh = type(module)(module.config)
+            setattr(model.get_submodule(parent) if parent else model, leaf, fresh)
 
 
 def get_mp_dtype(settings):

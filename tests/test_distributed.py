@@ -122,3 +122,20 @@ def test_root_cause_is_read_from_torchrun_output():
     text = "Root Cause (first observed failure):\n[0]:\n  rank      : 3 (local_rank: 3)\n  exitcode  : -9 (pid: 7)\n"
     assert get_root_cause(text) == {"rank": 3, "exitcode": -9}
     assert get_root_cause("nothing failed") == {}
+
+
+def test_a_shape_is_built_on_meta_and_materialised_shard_by_shard(tmp_path):
+    """The llama-8b path at the 2-layer tiny-shape: meta build, LoRA, fully_shard, to_empty,
+    seeded init, bf16 parameters gathered by FSDP; a cost-only record from rank 0."""
+    case = Case("lora", "wikitext2", "fsdp", "cpu", gpus=2, settings={"dtype": "bf16", "trainable_dtype": "bf16"})
+    train = {"max_length": 64, "lm_stride": 64, "max_steps": 2, "batch_size": 4, "log_every": 1}
+    options = {"models": {"wikitext2": "tiny-shape"}, "overrides": {"train": train}, "data_dir": None, "datasets": {}}
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"case": dataclasses.asdict(case), "options": options}), encoding="utf-8")
+    outcome = launch("bench.fsdp_case", 2, [str(spec), str(tmp_path)], out_dir=tmp_path, gpu=False, timeout_s=300)
+    assert outcome.record is not None, f"{outcome.status}: {outcome.error}\n{outcome.rank_tails}"
+    record = outcome.record
+    assert record["weights"] == "random-init (cost only)" and record["floor_passed"] is None
+    assert 0 < record["trainable_params"] < record["total_params"]  # global sizes, not one rank's shard
+    # random init over a 49,152-token vocabulary: the loss starts near ln(49152) = 10.8
+    assert all(10.0 < loss < 11.5 for _, loss in record["loss_curve"])
