@@ -139,3 +139,23 @@ def test_a_shape_is_built_on_meta_and_materialised_shard_by_shard(tmp_path):
     assert 0 < record["trainable_params"] < record["total_params"]  # global sizes, not one rank's shard
     # random init over a 49,152-token vocabulary: the loss starts near ln(49152) = 10.8
     assert all(10.0 < loss < 11.5 for _, loss in record["loss_curve"])
+
+
+def test_shard_workers_leave_multigpu_cases_to_the_launcher(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from fixtures.claims import DEFER_ENV, get_deferred, iter_claimed, read_deferred
+
+    def item(nodeid, multigpu):
+        return SimpleNamespace(nodeid=nodeid, get_closest_marker=lambda name: object() if multigpu and name == "multigpu" else None)
+
+    items = [item("a", False), item("b-gpus2", True), item("c", False)]
+    monkeypatch.delenv(DEFER_ENV, raising=False)
+    assert get_deferred(items, tmp_path, worker="gpu0") == set()  # outside bench.shard: nothing deferred
+    monkeypatch.setenv(DEFER_ENV, "1")
+    deferred = get_deferred(items, tmp_path, worker="gpu0")
+    assert deferred == {"b-gpus2"} == read_deferred(tmp_path)
+    nodeids = [i.nodeid for i in items]
+    assert list(iter_claimed(nodeids, tmp_path, worker="gpu0", skip=deferred)) == [0, 2]
+    # the launcher's last process (no deferral) finds only the multi-GPU case unclaimed
+    assert list(iter_claimed(nodeids, tmp_path, worker="all")) == [1]
