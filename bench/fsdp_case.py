@@ -29,6 +29,7 @@ from fixtures.measure import PeakMemory
 from fixtures.outcome import get_failure_status
 from fixtures.settings import DTYPES
 from fixtures.shapes import COST_ONLY, SHAPES, get_shape_config
+from fixtures.tasks import get_task
 from fixtures.train import make_autocast, train
 
 
@@ -38,7 +39,7 @@ def make_shape_run(case: Case, *, options: dict, device, model_name: str, rank: 
     from transformers import LlamaForCausalLM
 
     from fixtures import synthetic
-    from fixtures.tasks import get_synthetic_data, get_task
+    from fixtures.tasks import get_synthetic_data
     from fixtures.tokenizers import make_word_tokenizer
     from fixtures.workload import make_workload
     from methods import get_method
@@ -104,7 +105,8 @@ def run_rank(case: Case, options: dict, *, rank: int, local_rank: int, world: in
                          "use --set train.compile=''")
     memory = PeakMemory(device, enabled=settings.measure)
     with memory:
-        model_name = options["models"].get(case.dataset) or tier.models["lm" if case.dataset == "wikitext2" else "classification"]
+        task_kind = get_task(case.dataset).kind
+        model_name = options["models"].get(case.dataset) or tier.models[task_kind]
         if model_name in SHAPES:
             model, workload, method, cfg, settings = make_shape_run(
                 case, options=options, device=device, model_name=model_name, rank=rank, world=world)

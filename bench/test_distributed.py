@@ -40,7 +40,8 @@ def get_unmet_ranks(case, hardware) -> str | None:
     if not hardware.cuda:
         return f"needs {case.gpus} CUDA GPU(s); torch sees none here (run -m multigpu on a machine with {case.gpus})"
     if hardware.gpu_count < case.gpus:
-        return f"needs {case.gpus} GPUs; {hardware.gpu_count} visible (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})"
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        return f"needs {case.gpus} GPUs; {hardware.gpu_count} visible (CUDA_VISIBLE_DEVICES={visible!r})"
     if hardware.gpu_gib < case.min_gpu_gib:
         return f"needs CUDA >= {case.min_gpu_gib} GiB per GPU; found {hardware.gpu_gib}"
     return None

@@ -64,7 +64,8 @@ def test_ranks_weight_their_loss_by_their_share_of_target_tokens():
 
         def forward(self, input_ids, labels):
             logits = self.net(input_ids)[:, :-1]
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 20), labels[:, 1:].reshape(-1), ignore_index=-100)
+            targets = labels[:, 1:].reshape(-1)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 20), targets, ignore_index=-100)
             return type("Out", (), {"loss": loss})()
 
     ids = torch.randint(0, 20, (4, 9))
@@ -147,7 +148,10 @@ def test_shard_workers_leave_multigpu_cases_to_the_launcher(tmp_path, monkeypatc
     from fixtures.claims import DEFER_ENV, get_deferred, iter_claimed, read_deferred
 
     def item(nodeid, multigpu):
-        return SimpleNamespace(nodeid=nodeid, get_closest_marker=lambda name: object() if multigpu and name == "multigpu" else None)
+        def marker(name):
+            return object() if multigpu and name == "multigpu" else None
+
+        return SimpleNamespace(nodeid=nodeid, get_closest_marker=marker)
 
     items = [item("a", False), item("b-gpus2", True), item("c", False)]
     monkeypatch.delenv(DEFER_ENV, raising=False)
