@@ -10,6 +10,7 @@ timing stats: its step latencies are in ``extra_info``). Then the quality floor 
 import dataclasses
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,9 @@ from fixtures.provenance import get_determinism
 
 # A whole case, build to exit; the 8B cases take minutes. $PEFT_BENCH_LAUNCH_TIMEOUT overrides.
 LAUNCH_TIMEOUT_S = 1800.0
+# Where each case's spec, record and per-rank logs go: $PEFT_BENCH_LAUNCH_DIR/<case id>/ when
+# set (kept, e.g. under a GPU script's $OUT), else pytest's temporary folder for the test.
+LAUNCH_DIR_ENV = "PEFT_BENCH_LAUNCH_DIR"
 
 
 def pytest_generate_tests(metafunc):
@@ -63,10 +67,14 @@ def test_distributed(dcase, hardware, run_options, benchmark, request, unfinishe
     record.update(worker=os.environ.get(WORKER_ENV), case_id=case.id, method=case.method, dataset=case.dataset,
                   tier=case.tier, hardware=case.hardware, seed=case.seed, gpus=case.gpus,
                   floor_metric=case.floor.metric, floor_value=case.floor.value, determinism=get_determinism())
-    spec_path = tmp_path / "spec.json"
+    out_dir = Path(os.environ[LAUNCH_DIR_ENV]) / case.id if os.environ.get(LAUNCH_DIR_ENV) else tmp_path
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("record.json", *(p.name for p in out_dir.glob("rank*.json"))):
+        (out_dir / stale).unlink(missing_ok=True)  # a kept folder from an earlier run
+    spec_path = out_dir / "spec.json"
     spec_path.write_text(json.dumps(get_spec(case, run_options), default=str), encoding="utf-8")
     timeout = float(os.environ.get("PEFT_BENCH_LAUNCH_TIMEOUT", LAUNCH_TIMEOUT_S))
-    outcome = launch("bench.fsdp_case", case.gpus, [str(spec_path), str(tmp_path)], out_dir=tmp_path,
+    outcome = launch("bench.fsdp_case", case.gpus, [str(spec_path), str(out_dir)], out_dir=out_dir,
                      gpu=case.hardware == "gpu", timeout_s=timeout)
     record.update(launch_seconds=outcome.wall_seconds, launch_exit_code=outcome.exit_code, world_size=case.gpus)
     if outcome.record is None:

@@ -9,6 +9,7 @@ set -u
 export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export NCCL_NVLS_ENABLE=0          # NVLink multicast off on these machines
 export PEFT_BENCH_LAUNCH_TIMEOUT=200  # per case: a hung rank ends the case, not the script
+export PEFT_BENCH_LAUNCH_DIR=$OUT/launch  # each case's spec, record and per-rank torchrun logs
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv | tee "$OUT/gpus.csv"
