@@ -265,6 +265,9 @@ class Case:
             task kind); it becomes part of the id.
         variant: a short tag for settings that make a second case of the same method and
             model (e.g. "gc" for gradient checkpointing); it becomes part of the id.
+        gpus: ranks the case runs on: 1 (one process, ``test_finetune``), or N > 1: N
+            processes under torchrun, the model sharded with FSDP2 (``test_distributed``;
+            one GPU each, or N CPU processes with gloo for cpu cases). Adds ``gpusN`` to the id.
     """
 
     method: str
@@ -277,11 +280,17 @@ class Case:
     min_gpu_gib: float = 0.0
     model: str = ""
     variant: str = ""
+    gpus: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.gpus, int) or self.gpus < 1:
+            raise ValueError(f"Case.gpus={self.gpus!r}: must be an integer >= 1")
 
     @property
     def id(self) -> str:
         extra = "".join(f"-{part}" for part in (self.model, self.variant) if part)
-        return f"{self.method}-{self.dataset}-{self.tier}{extra}-{self.hardware}-seed{self.seed}"
+        ranks = f"-gpus{self.gpus}" if self.gpus > 1 else ""
+        return f"{self.method}-{self.dataset}-{self.tier}{extra}-{self.hardware}{ranks}-seed{self.seed}"
 
     @property
     def needs_cuda(self) -> bool:
@@ -299,6 +308,7 @@ class Case:
     @property
     def marks(self) -> list:
         names = [TIERS[self.tier].marker, self.tier, self.hardware, self.method, self.dataset]
+        names += ["multigpu", f"gpus{self.gpus}"] if self.gpus > 1 else []
         return [getattr(pytest.mark, n) for n in dict.fromkeys(names)]
 
     def get_settings(self) -> dict:
@@ -377,3 +387,30 @@ def get_custom_cases(names: list[str]) -> list[Case]:
         for name in names
         for method in CUSTOM_METHODS
     ]
+
+# Several GPUs (issue 17): a case with gpus=N runs as N processes under torchrun, the model
+# sharded with FSDP2 (bench/test_distributed.py; ids carry gpusN). The fsdp tier trains the
+# Llama-3.1-8B shape (random weights: cost only) on the synthetic LM stream in blocks of
+# 2,048 tokens, 20 steps. Full fine-tuning keeps fp32 master weights and AdamW state, sharded,
+# computing in bf16 (FSDP gathers the parameters in bf16): ~16 bytes per parameter, beyond
+# one H200. LoRA trains in pure bf16; its gpus=1 case is the one-GPU baseline through the
+# same launcher and loop, unsharded. Per-GPU batches are the same at every N (full FT 2,
+# LoRA 4 blocks), so throughputs compare directly.
+TIERS["fsdp"] = Tier(
+    marker="fsdp",
+    models={"lm": "llama-8b"},
+    settings={"wikitext2": {"max_length": 2048, "lm_stride": 2048, "max_steps": 20, "log_every": 5}},
+    options={"full_ft": {"lr": 1e-5}, "lora": {"lr": 1e-4, **PERF_LM_OPTIONS}},
+)
+FSDP_FULL = {**PERF_MIXED, "dtype": "fp32"}
+FSDP_LORA = {"dtype": "bf16", "trainable_dtype": "bf16"}
+DISTRIBUTED_CASES = [
+    Case("full_ft", "wikitext2", "fsdp", "gpu", gpus=n, min_gpu_gib=80, settings={**FSDP_FULL, "batch_size": 2 * n})
+    for n in (2, 4)
+] + [
+    Case("lora", "wikitext2", "fsdp", "gpu", gpus=n, min_gpu_gib=80, settings={**FSDP_LORA, "batch_size": 4 * n})
+    for n in (1, 2)
+]
+# The same path on a CPU (CI: -m "cpu and (smoke or ci)"): 2 processes, gloo, the tiny tier's
+# settings and floors; the global batch is the tier's, split across the two ranks.
+DISTRIBUTED_CASES += [Case("full_ft", "wikitext2", "tiny", "cpu", gpus=2), Case("lora", "sst2", "tiny", "cpu", gpus=2)]

@@ -9,6 +9,9 @@ pytest-benchmark switches itself off under pytest-xdist, so this starts one plai
 (``CUDA_VISIBLE_DEVICES``) and writing its own ``--benchmark-json DIR/shard-<i>.json``.
 The processes share a fresh ``--claim-dir``: each claims the next free case when it
 is ready for one (``fixtures.claims``), so uneven case costs balance themselves.
+Cases with ``gpus=N > 1`` (marker ``multigpu``) need several GPUs at once: the workers
+leave them unclaimed, and once every worker is done one more pytest process (worker
+``all``, every GPU of the run visible) runs them one at a time, each under torchrun.
 Afterwards it prints who ran what, the wall time and cases per minute, and runs
 ``python -m reports DIR/shard-*.json -o DIR/report/index.html``.
 
@@ -37,7 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures.claims import WORKER_ENV, read_claims
+from fixtures.claims import DEFER_ENV, WORKER_ENV, read_claims, read_deferred
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_TESTS = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
@@ -156,14 +159,18 @@ def forward_signals(procs: list[subprocess.Popen]) -> None:
     signal.signal(signal.SIGTERM, handle)
 
 
-def run_workers(workers: list[Worker], pytest_args: list[str], out: Path) -> list[int]:
-    """Start every worker, echo their output, wait for all; their exit statuses."""
+def run_workers(workers: list[Worker], pytest_args: list[str], out: Path, *, first: int = 0,
+                defer: bool = True) -> list[int]:
+    """Start every worker, echo their output, wait for all; their exit statuses. ``first``:
+    the index of the first one's shard JSON; ``defer``: leave multigpu cases unclaimed."""
     lock = threading.Lock()
     procs, threads = [], []
-    for index, worker in enumerate(workers):
+    for index, worker in enumerate(workers, start=first):
         command = get_pytest_command(worker, index, pytest_args, out)
         print(f"[shard] {worker.name}: CUDA_VISIBLE_DEVICES={worker.devices!r} {shlex.join(command[1:])}", flush=True)
-        proc = subprocess.Popen(command, env=get_worker_env(worker, len(workers)), stdout=subprocess.PIPE,
+        env = get_worker_env(worker, len(workers))
+        env.update({DEFER_ENV: "1"} if defer else {})
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
                                 errors="replace", start_new_session=True)
         procs.append(proc)
@@ -246,6 +253,15 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     start = time.perf_counter()
     codes = run_workers(workers, pytest_args, out)
+    deferred = read_deferred(out / "claims")
+    if deferred:
+        # cases with gpus=N > 1 need several GPUs at once: the workers left them; one more
+        # pytest process runs them now, one at a time, seeing every GPU of the run
+        every = Worker("all", ",".join(w.devices for w in workers if w.devices))
+        print(f"[shard] {len(deferred)} multi-GPU case(s) left by the workers: running them on "
+              f"{every.devices or 'the CPU'}, one at a time", flush=True)
+        codes += run_workers([every], pytest_args, out, first=len(workers), defer=False)
+        workers = [*workers, every]
     wall_s = time.perf_counter() - start
     print(make_summary(workers, codes, read_claims(out / "claims"), wall_s), flush=True)
     status = get_exit_status(codes)

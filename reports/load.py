@@ -73,8 +73,9 @@ class Row:
 
     @property
     def group(self) -> tuple:
-        """What seeds are aggregated over: same method, dataset, model, hardware and tier."""
-        return (self.dataset, self.method, self.model, self.hardware, self.tier)
+        """What seeds are aggregated over: same method, dataset, model, hardware, tier and
+        world size (ranks; a case on 2 GPUs is not a seed of its one-GPU run)."""
+        return (self.dataset, self.method, self.model, self.hardware, self.tier, self.extra.get("world_size") or 1)
 
     @property
     def peak_gpu(self):

@@ -3,7 +3,7 @@
 import json
 from collections import defaultdict
 
-from reports import fmt, plots, provenance
+from reports import fmt, plots, provenance, ranks
 from reports.load import Row
 from reports.model import Cell, Column, DatasetSection, Failure, MethodRow, ReportModel
 from reports.scale import make_scale_section
@@ -113,6 +113,7 @@ def get_columns(metric: str) -> list[Column]:
         Column("rss", "Peak CPU RSS (MiB)", "low"),
         Column("wsparse", "Weight sparsity (% adapter zeros)", None),
         Column("csparse", "Compute sparsity (% base FLOPs skipped)", None),
+        *ranks.COLUMNS,
     ]
     return cols
 
@@ -151,6 +152,7 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
         "csparse": Cell(fmt.get_percent(csparse), csparse,
                         note=f"{get_mean(rows, lambda r: r.extra.get('dense_steps')) or 0:.0f} dense steps"
                         if fmt.is_num(csparse) else ""),
+        **ranks.make_cells(rows),
     }
     return MethodRow(first.method, first.model, first.hardware, first.tier,
                      ", ".join(map(str, seeds)) or "?", cells)
@@ -223,7 +225,7 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         groups[r.group].append(r)
     refs = {g[2:]: members for g, members in groups.items() if g[1] == REFERENCE_METHOD}
     columns = get_columns(metric)
-    ordered = sorted(groups, key=lambda g: (g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4]))
+    ordered = sorted(groups, key=lambda g: (g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4], g[5]))
     method_rows = [make_method_row(groups[g], refs.get(g[2:]), metric) for g in ordered]
     mark_best(columns, method_rows)
     # Columns with no value anywhere (e.g. GPU memory on a CPU-only run) stay, showing dashes,
@@ -231,6 +233,8 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
     for key in ("wsparse", "csparse"):
         if all(not fmt.is_num(r.cells[key].value) for r in method_rows):
             columns = [c for c in columns if c.key != key]
+    if not ranks.is_shown(rows):  # every case ran as one process
+        columns = [c for c in columns if c.key not in ranks.KEYS]
     section = DatasetSection(
         name=name, columns=columns, rows=method_rows,
         show_model=len({g[2] for g in groups}) > 1,

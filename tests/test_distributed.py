@@ -1,0 +1,165 @@
+"""The gpus=N path on a CPU: 2 gloo processes under torchrun train a tiny Llama exactly as
+one process does; a rank that dies or hangs ends the case, never the suite."""
+
+import dataclasses
+import json
+import os
+import textwrap
+import time
+
+import psutil
+import pytest
+import torch
+
+from bench.fsdp_case import run_rank
+from bench.matrix import Case
+from fixtures.distributed import RankLoss, shard_batches
+from fixtures.launch import get_root_cause, launch
+
+# 12 steps, loss read every step; a small clipping norm so that clipping acts on every step
+# (the global norm over the shards must equal the one-process norm).
+TRAIN = {"max_steps": 12, "log_every": 1, "max_grad_norm": 0.05, "batch_size": 16}
+
+
+def get_options(tmp_path) -> dict:
+    return {"models": {}, "overrides": {"train": TRAIN}, "data_dir": None, "datasets": {}}
+
+
+def test_two_gloo_ranks_follow_the_one_process_loss_curve(tmp_path):
+    case = Case("full_ft", "wikitext2", "tiny", "cpu", gpus=2)
+    options = get_options(tmp_path)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"case": dataclasses.asdict(case), "options": options}), encoding="utf-8")
+    outcome = launch("bench.fsdp_case", 2, [str(spec), str(tmp_path)], out_dir=tmp_path, gpu=False, timeout_s=300)
+    assert outcome.record is not None, f"{outcome.status}: {outcome.error}\n{outcome.rank_tails}"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank (OMP_NUM_THREADS=1): the same kernels
+    try:
+        single = run_rank(case, options, rank=0, local_rank=0, world=1)
+    finally:
+        torch.set_num_threads(threads)
+    sharded = outcome.record
+    assert sharded["world_size"] == 2 and sharded["sharding"] == "fsdp2"
+    assert single["sharding"] == "none"
+    steps = [s for s, _ in single["loss_curve"]]
+    assert steps == [s for s, _ in sharded["loss_curve"]] == list(range(1, 13))
+    one = torch.tensor([v for _, v in single["loss_curve"]])
+    two = torch.tensor([v for _, v in sharded["loss_curve"]])
+    assert one[-1] < one[0] - 0.1, f"the loss must fall for the comparison to mean anything: {one.tolist()}"
+    torch.testing.assert_close(two, one, rtol=1e-4, atol=1e-5)
+    # each rank trained on half of every global batch
+    assert sharded["train_tokens"] == single["train_tokens"]
+    assert len(sharded["per_rank_peak_cpu_rss_bytes"]) == 2
+    assert sharded["steady_tokens_per_second_per_gpu"] == pytest.approx(sharded["steady_tokens_per_second"] / 2)
+
+
+def test_ranks_weight_their_loss_by_their_share_of_target_tokens():
+    torch.manual_seed(0)
+    logits_model = torch.nn.Sequential(torch.nn.Embedding(20, 8), torch.nn.Linear(8, 20))
+
+    class LM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = logits_model
+
+        def forward(self, input_ids, labels):
+            logits = self.net(input_ids)[:, :-1]
+            targets = labels[:, 1:].reshape(-1)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 20), targets, ignore_index=-100)
+            return type("Out", (), {"loss": loss})()
+
+    ids = torch.randint(0, 20, (4, 9))
+    labels = ids.clone()
+    labels[:2, :7] = -100  # the first rank's rows hold far fewer targets
+    batch = {"input_ids": ids, "labels": labels}
+    whole = LM()(**batch).loss
+    halves = [RankLoss(LM(), loss_chunk=0, world=1)(**part).loss
+              for part in (next(shard_batches(iter([batch]), rank=r, world=2)) for r in (0, 1))]
+    torch.testing.assert_close((halves[0] + halves[1]) / 2, whole)  # FSDP averages over ranks
+
+
+FAULT = """
+    import os, signal, sys, time
+    rank = int(os.environ["RANK"])
+    print(f"rank {rank} ready", flush=True)
+    if sys.argv[1] == "hang":
+        time.sleep(3600)
+    import torch.distributed as dist
+    dist.init_process_group("gloo")
+    if rank == 1:
+        print("rank 1 going down", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    dist.barrier()  # rank 0 waits here for a rank that never comes
+"""
+
+
+@pytest.fixture
+def fault_module(tmp_path, monkeypatch):
+    """A rank program that kills or hangs a rank, importable by the ranks."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "fault_rank.py").write_text(textwrap.dedent(FAULT), encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "pkg"), os.environ.get("PYTHONPATH", "")]))
+    return "fault_rank"
+
+
+def test_a_killed_rank_ends_the_case_naming_it(tmp_path, fault_module):
+    start = time.perf_counter()
+    outcome = launch(fault_module, 2, ["die"], out_dir=tmp_path / "run", gpu=False, timeout_s=120)
+    assert time.perf_counter() - start < 60
+    assert outcome.record is None
+    assert (outcome.status, outcome.failed_rank) == ("oom", 1), outcome.error
+    assert "rank 1 going down" in outcome.rank_tails[1]
+
+
+def test_the_launch_timeout_ends_every_rank(tmp_path, fault_module):
+    outcome = launch(fault_module, 2, ["hang"], out_dir=tmp_path / "run", gpu=False, timeout_s=10)
+    assert outcome.status == "timeout" and outcome.exit_code is None
+    assert "rank 1 ready" in outcome.rank_tails[1]
+    left = [p for p in psutil.process_iter(["cmdline"]) if "fault_rank" in " ".join(p.info["cmdline"] or [])]
+    assert not left, f"ranks outlived the timeout: {[p.pid for p in left]}"
+
+
+def test_root_cause_is_read_from_torchrun_output():
+    text = "Root Cause (first observed failure):\n[0]:\n  rank      : 3 (local_rank: 3)\n  exitcode  : -9 (pid: 7)\n"
+    assert get_root_cause(text) == {"rank": 3, "exitcode": -9}
+    assert get_root_cause("nothing failed") == {}
+
+
+def test_a_shape_is_built_on_meta_and_materialised_shard_by_shard(tmp_path):
+    """The llama-8b path at the 2-layer tiny-shape: meta build, LoRA, fully_shard, to_empty,
+    seeded init, bf16 parameters gathered by FSDP; a cost-only record from rank 0."""
+    case = Case("lora", "wikitext2", "fsdp", "cpu", gpus=2, settings={"dtype": "bf16", "trainable_dtype": "bf16"})
+    train = {"max_length": 64, "lm_stride": 64, "max_steps": 2, "batch_size": 4, "log_every": 1}
+    options = {"models": {"wikitext2": "tiny-shape"}, "overrides": {"train": train}, "data_dir": None, "datasets": {}}
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"case": dataclasses.asdict(case), "options": options}), encoding="utf-8")
+    outcome = launch("bench.fsdp_case", 2, [str(spec), str(tmp_path)], out_dir=tmp_path, gpu=False, timeout_s=300)
+    assert outcome.record is not None, f"{outcome.status}: {outcome.error}\n{outcome.rank_tails}"
+    record = outcome.record
+    assert record["weights"] == "random-init (cost only)" and record["floor_passed"] is None
+    assert 0 < record["trainable_params"] < record["total_params"]  # global sizes, not one rank's shard
+    # random init over a 49,152-token vocabulary: the loss starts near ln(49152) = 10.8
+    assert all(10.0 < loss < 11.5 for _, loss in record["loss_curve"])
+
+
+def test_shard_workers_leave_multigpu_cases_to_the_launcher(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from fixtures.claims import DEFER_ENV, get_deferred, iter_claimed, read_deferred
+
+    def item(nodeid, multigpu):
+        def marker(name):
+            return object() if multigpu and name == "multigpu" else None
+
+        return SimpleNamespace(nodeid=nodeid, get_closest_marker=marker)
+
+    items = [item("a", False), item("b-gpus2", True), item("c", False)]
+    monkeypatch.delenv(DEFER_ENV, raising=False)
+    assert get_deferred(items, tmp_path, worker="gpu0") == set()  # outside bench.shard: nothing deferred
+    monkeypatch.setenv(DEFER_ENV, "1")
+    deferred = get_deferred(items, tmp_path, worker="gpu0")
+    assert deferred == {"b-gpus2"} == read_deferred(tmp_path)
+    nodeids = [i.nodeid for i in items]
+    assert list(iter_claimed(nodeids, tmp_path, worker="gpu0", skip=deferred)) == [0, 2]
+    # the launcher's last process (no deferral) finds only the multi-GPU case unclaimed
+    assert list(iter_claimed(nodeids, tmp_path, worker="all")) == [1]
