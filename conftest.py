@@ -6,7 +6,7 @@ from fixtures.claims import run_claimed
 from fixtures.hardware import probe
 from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
 from fixtures.provenance import get_git_commit, get_portable, get_versions
-from fixtures.results_files import keep_untimed_cases, make_results_atomic
+from fixtures.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic
 from fixtures.tasks import TASKS
 from methods import METHODS
 
@@ -97,6 +97,13 @@ def pytest_sessionstart(session):
     signal.signal(signal.SIGTERM, interrupt)
     make_results_atomic(session.config)
     keep_untimed_cases(session.config, lambda: session.config.stash.get(UNFINISHED, []))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A --benchmark-json that could not be written fails the run (the results went elsewhere:
+    pytest-benchmark's own sessionfinish, which saves, has run by now)."""
+    if RESULTS_LOST in session.config.stash and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):

@@ -22,8 +22,12 @@ def get_default_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode: str = "w", **open_kwargs):
+def atomic_write(path, mode: str = "w", *, exclusive: bool = False, **open_kwargs):
     """Open a temporary file for writing that replaces ``path`` when the block ends without error.
+
+    With ``exclusive``, an existing ``path`` is never replaced: the finished file is
+    hard-linked into place (``os.link`` fails if the name exists) and FileExistsError is
+    raised, the temporary file removed, when another writer got there first.
 
     ``mode`` is "w" (text; ``open_kwargs`` as for ``open``, e.g. encoding) or "wb".
     Temporary names start with a dot and end in ".tmp", so globs for ``*.json`` and
@@ -40,7 +44,11 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
             os.fsync(fh.fileno())
         # mkstemp makes the file private (0o600); keep the target's mode, else a new file's default
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else get_default_mode())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)  # atomic and never overwrites: FileExistsError if taken
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:  # KeyboardInterrupt (Ctrl-C, SIGTERM) too: never leave a partial file
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -68,7 +76,7 @@ def write_text(path, text: str, *, encoding: str = "utf-8") -> None:
         fh.write(text)
 
 
-def write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_write(path, "wb") as fh:
+def write_bytes(path, data: bytes, *, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (``exclusive``: never over an existing file)."""
+    with atomic_write(path, "wb", exclusive=exclusive) as fh:
         fh.write(data)

@@ -90,6 +90,8 @@ def test_nonsense_settings_are_refused_by_name(setting):
         (["--set", "lora.r"], "expects KEY=VALUE"),
         (["--seeds", "a,b"], "--seeds expects integers"),
         (["--model", "mnist=tiny-llama"], "unknown dataset"),
+        (["--benchmark-json", "/no/such/dir/out.json"], "folder /no/such/dir does not exist"),
+        (["--benchmark-json", "/tmp"], "--benchmark-json /tmp: is a folder"),
     ],
 )
 def test_bad_options_are_usage_errors(args, expected):
