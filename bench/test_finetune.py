@@ -25,6 +25,7 @@ from fixtures.options import RUN_OPTIONS
 from fixtures.outcome import get_failure_status, make_entry
 from fixtures.provenance import get_determinism
 from fixtures.real_models import ModelUnavailable
+from fixtures.stop import check as check_stop
 from fixtures.train import make_autocast, train
 
 
@@ -116,6 +117,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
 
             @torch.inference_mode()
             def infer():
+                check_stop()  # Ctrl-C / SIGTERM between rounds (fixtures.stop)
                 with precision():
                     run.model(**batch)
                 if device.type == "cuda":
@@ -123,6 +125,11 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
 
             run.model.eval()
             benchmark.pedantic(infer, warmup_rounds=3, rounds=run.settings.inference_rounds, iterations=1)
+    except KeyboardInterrupt as error:  # Ctrl-C / SIGTERM mid-case (fixtures.stop): no partial timing
+        benchmark.has_error = True  # pytest-benchmark then leaves out the rounds timed so far
+        record.update(status="interrupted", floor_passed=False, error=f"interrupted: {error}")
+        unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))
+        raise
     except Exception as error:
         # a bug too becomes a recorded outcome ("error", with its traceback): re-raising would
         # let pytest's traceback pin the model in GPU memory and fail every later case
