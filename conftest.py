@@ -2,11 +2,14 @@
 
 import pytest
 
+from fixtures import stop
 from fixtures.claims import run_claimed
 from fixtures.hardware import probe
+from fixtures.journal import recover, start_journal
+from fixtures.launcher import follow_launcher
 from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
 from fixtures.provenance import get_git_commit, get_portable, get_versions
-from fixtures.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic
+from fixtures.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
 from fixtures.tasks import TASKS
 from methods import METHODS
 
@@ -63,6 +66,7 @@ def hardware():
 
 
 UNFINISHED = pytest.StashKey[list]()
+JOURNAL = pytest.StashKey[object]()
 
 
 @pytest.fixture(scope="session")
@@ -85,18 +89,37 @@ def pytest_runtestloop(session):
     return run_claimed(session, claim_dir) if claim_dir else None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A stop request ends the run at the case boundary too (before a case; after one, the
+    run loop stops as for -x), not only inside the training loop; each finished case goes
+    to the run's journal (fixtures.journal) as it ends."""
+    stop.check()
+    result = yield
+    journal = item.config.stash.get(JOURNAL, None)
+    if journal is not None:  # the finished case on disk now, in case the run is killed
+        try:
+            journal.record()
+        except OSError as error:
+            say(item.config, f"journal {journal.path}: {error} (the case is saved at the end of the run)")
+    if stop.get_requested() is not None:
+        item.session.shouldstop = f"signal {stop.get_requested()}: stop requested"
+    return result
+
+
 def pytest_sessionstart(session):
-    """SIGTERM ends the run like Ctrl-C, so finished cases are still saved; results files
-    are written atomically, and written even when every case ended unfinished
-    (pytest-benchmark's session exists by now)."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
+    """Ctrl-C, SIGTERM and SIGHUP become a stop request that the loop and the case boundary
+    honour (fixtures.stop), so finished cases are still saved; results files are written
+    atomically, and written even when every case ended unfinished (pytest-benchmark's
+    session exists by now)."""
+    stop.install()
+    follow_launcher()  # a bench.shard worker stops when its launcher is gone
     make_results_atomic(session.config)
     keep_untimed_cases(session.config, lambda: session.config.stash.get(UNFINISHED, []))
+    journal = start_journal(session.config, lambda: session.config.stash.get(UNFINISHED, []))
+    if journal is not None:  # a killed run's finished cases become a saved run
+        session.config.stash[JOURNAL] = journal
+        recover(session.config._benchmarksession, lambda text: say(session.config, text))
 
 
 def pytest_sessionfinish(session, exitstatus):

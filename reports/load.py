@@ -9,6 +9,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reports.journal import PATTERN as JOURNAL_PATTERN
+from reports.journal import read_journal
+
 # Statuses that still carry a measured quality (a missed floor is a result, not an absence).
 MEASURED_STATUSES = ("passed", "failed_floor")
 RUN_ID = re.compile(r"^\d{4}$")
@@ -91,8 +94,10 @@ class Row:
 
 
 def get_default_input(root: str | Path = ".") -> Path:
-    """The newest saved run under ``root/.benchmarks`` (by modification time)."""
-    files = sorted(Path(root, ".benchmarks").glob("*/*.json"), key=lambda p: p.stat().st_mtime)
+    """The newest saved run under ``root/.benchmarks`` (by modification time); the journal
+    of a killed run counts as a saved run (its finished cases are recovered from it)."""
+    folder = Path(root, ".benchmarks")
+    files = sorted([*folder.glob("*/*.json"), *folder.glob(f"*/{JOURNAL_PATTERN}")], key=lambda p: p.stat().st_mtime)
     if not files:
         raise ReportInputError(
             f"no results given and none saved under {Path(root, '.benchmarks')}; run "
@@ -117,6 +122,11 @@ def read_json(path: Path) -> dict:
     """The parsed file, or a ReportInputError saying what is wrong with it."""
     if not path.is_file():
         raise ReportInputError(f"{path}: no such file")
+    if path.suffix == ".jsonl":  # a killed run's journal (reports.journal)
+        try:
+            return read_journal(path)
+        except (OSError, ValueError) as exc:
+            raise ReportInputError(str(exc)) from None
     text = path.read_text(encoding="utf-8", errors="replace")
     if not text.strip():
         raise ReportInputError(f"{path}: file is empty")

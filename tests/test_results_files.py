@@ -192,9 +192,13 @@ def test_sigterm_mid_matrix_keeps_the_finished_cases(tmp_path):
     # first instruction (exit 1, "tb_lineno"); the results are written before that either way
     assert proc.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output[-3000:]
     benchmarks = json.loads((tmp_path / "results.json").read_text())["benchmarks"]
-    assert [b["extra_info"]["case_id"] for b in benchmarks] == [first]
+    # the finished case with its timing; the interrupted one as such, without partial stats
+    expected = [(first, "timed"), (second, "interrupted")]
+    assert [(b["extra_info"]["case_id"], "timed" if b["stats"] else b["extra_info"]["status"])
+            for b in benchmarks] == expected
     (saved,) = (tmp_path / "store").rglob("*.json")
-    assert [b["extra_info"]["case_id"] for b in json.loads(saved.read_text())["benchmarks"]] == [first]
+    assert [(b["extra_info"]["case_id"], "timed" if b["stats"] else b["extra_info"]["status"])
+            for b in json.loads(saved.read_text())["benchmarks"]] == expected
     assert get_leftovers(tmp_path) == []
 
 
