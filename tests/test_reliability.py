@@ -92,6 +92,7 @@ def test_nonsense_settings_are_refused_by_name(setting):
         (["--model", "mnist=tiny-llama"], "unknown dataset"),
         (["--benchmark-json", "/no/such/dir/out.json"], "folder /no/such/dir does not exist"),
         (["--benchmark-json", "/tmp"], "--benchmark-json /tmp: is a folder"),
+        (["--set", "train.max_steps=abc"], "TrainSettings.max_steps='abc': expected an integer"),
     ],
 )
 def test_bad_options_are_usage_errors(args, expected):
@@ -234,3 +235,33 @@ def test_a_marker_expression_selecting_nothing_says_so():
     assert proc.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
     assert "no case matches -m 'gpu and cpu'" in proc.stdout and "methods full_ft, lora" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"train": {"batch_size": 0}}, "--set train.batch_size=0: TrainSettings.batch_size=0: must be > 0"),
+        ({"train": {"max_steps": "abc"}}, "TrainSettings.max_steps='abc': expected an integer"),
+        ({"train": {"epochs": 1.5}}, "--set train.epochs=1.5: TrainSettings.epochs=1.5: expected an integer"),
+        ({"train": {"batch_sise": 8}}, "--set train.batch_sise=8: unknown field; train has epochs, max_steps"),
+        ({"train": {"measure": 1}}, "TrainSettings.measure=1: expected true or false"),
+        ({"lora": {"r": "abc"}}, "--set lora.r=\"abc\": methods.lora.Config.r='abc': expected an integer"),
+        ({"lora": {"target_modules": [1]}}, "Config.target_modules=[1]: expected a JSON list of strings"),
+        ({"hira": {"lr": "fast"}}, "methods.hira.Config.lr='fast': expected a number"),
+    ],
+)
+def test_bad_set_values_are_usage_errors_that_name_the_field(overrides, expected):
+    from fixtures.options import check_overrides
+
+    with pytest.raises(pytest.UsageError) as info:
+        check_overrides(overrides)
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("overrides", [{"train": {"dtype": "bf16"}},  # with the tier's autocast it may work
+                                       {"train": {"compile": True, "warmup_ratio": 0}},
+                                       {"lora": {"target_modules": "all-linear", "lr": 1}}])
+def test_good_set_values_pass_the_upfront_check(overrides):
+    from fixtures.options import check_overrides
+
+    check_overrides(overrides)
