@@ -5,6 +5,7 @@ Older files and other statuses lack keys; every field but the identity is option
 """
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,30 @@ def read_json(path: Path) -> dict:
     return data
 
 
+def get_portable_path(path: str | Path) -> str:
+    """A path as the report shows it: relative to the current folder when under it, else with
+    the home folder as ``~`` (the rule results files follow; no absolute home paths)."""
+    absolute = Path(os.path.abspath(path))
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~")):
+        try:
+            rest = absolute.relative_to(base)
+        except ValueError:
+            continue
+        return str(Path(prefix, rest)) if prefix else str(rest)
+    return str(path)
+
+
+def check_entry(bench: dict, index: int, path: Path) -> None:
+    """A benchmark entry's nested parts have the shapes pytest-benchmark writes."""
+    for key in ("extra_info", "stats"):
+        value = bench.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ReportInputError(
+                f"{path}: benchmark {index} ({bench.get('name', '?')}): {key} is a {type(value).__name__}, "
+                "expected an object (not pytest-benchmark output?)"
+            )
+
+
 def make_row(bench: dict, source: Source) -> Row:
     """Flatten one benchmark entry."""
     extra = bench.get("extra_info") or {}
@@ -166,8 +191,11 @@ def load_file(path: str | Path) -> list[Row]:
     """Rows of one file."""
     path = Path(path)
     data = read_json(path)
+    for index, bench in enumerate(data["benchmarks"]):
+        if isinstance(bench, dict):
+            check_entry(bench, index, path)
     source = Source(
-        path=str(path),
+        path=get_portable_path(path),
         machine_info=data.get("machine_info") or {},
         commit_info=data.get("commit_info") or {},
         datetime=str(data.get("datetime", "")),
@@ -177,11 +205,41 @@ def load_file(path: str | Path) -> list[Row]:
     return [make_row(b, source) for b in data["benchmarks"] if isinstance(b, dict)]
 
 
-def load(paths: list[str | Path]) -> list[Row]:
-    """Rows of every file, merged (shards, machines and repeated runs become one list)."""
+def get_entry_key(row: Row) -> tuple:
+    """What makes two rows the same run: case, seed, and every recorded value and timing."""
+    return (row.case_id, row.seed, json.dumps(row.extra, sort_keys=True, default=str),
+            json.dumps(row.latency, sort_keys=True, default=str))
+
+
+def load_unique(paths: list[str | Path]) -> tuple[list[Row], list[str]]:
+    """Rows of every file, merged, with duplicates left out: a file given twice is read once,
+    and identical case entries (the same run copied into two files) count once, so that
+    copies never pass for independent seeds. Also what was left out, in words."""
     if not paths:
         raise ReportInputError("no input files")
-    rows = [row for p in paths for row in load_file(p)]
+    notes, seen_files, rows, seen_rows, dropped = [], set(), [], set(), []
+    for p in paths:
+        real = os.path.realpath(p)
+        if real in seen_files:
+            notes.append(f"{get_portable_path(p)} was given more than once; it is read once.")
+            continue
+        seen_files.add(real)
+        for row in load_file(p):
+            key = get_entry_key(row)
+            if key in seen_rows:
+                dropped.append(row.case_id)
+                continue
+            seen_rows.add(key)
+            rows.append(row)
+    if dropped:
+        notes.append(f"{len(dropped)} identical duplicate run(s) counted once (same case, seed and results in "
+                     f"two files, not independent seeds): {', '.join(sorted(set(dropped)))}.")
     if not rows:
         raise ReportInputError(f"no benchmarks in {', '.join(map(str, paths))} (did every case skip or error?)")
-    return rows
+    return rows, notes
+
+
+def load(paths: list[str | Path]) -> list[Row]:
+    """Rows of every file, merged (shards, machines and repeated runs become one list;
+    duplicates of one run count once, see load_unique)."""
+    return load_unique(paths)[0]

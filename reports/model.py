@@ -181,6 +181,7 @@ class ReportModel:
         command: what can be said of the command line.
         table_columns, table_rows: the flat per-run table (also written as CSV).
         regression: the baseline comparison, if one was asked for.
+        input_notes: what was done to the input (duplicates left out, non-finite values nulled).
     """
 
     title: str
@@ -195,3 +196,4 @@ class ReportModel:
     table_columns: list
     table_rows: list
     regression: Regression | None = None
+    input_notes: list = field(default_factory=list)
