@@ -16,7 +16,7 @@ import torch
 
 from bench.matrix import CASES, TIERS, get_custom_cases
 from fixtures.cases import build_run, get_footprint, get_settings, set_seed
-from fixtures.datasets import DataUnavailable
+from fixtures.datasets import DataError, DataUnavailable
 from fixtures.flops import get_mfu, get_peak_flops
 from fixtures.hardware import get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.measure import PeakMemory, release
@@ -135,7 +135,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         # let pytest's traceback pin the model in GPU memory and fail every later case
         status = get_failure_status(error) or "error"
         message = f"{case.id}: {status}: {error}"
-        if status == "error":
+        if status == "error" and not isinstance(error, DataError):  # bad data is the user's to fix: no stack
             message += "\n" + traceback.format_exc()
         record.update(status=status, floor_passed=False, error=f"{type(error).__name__}: {error}",
                       failed_at_step=getattr(error, "step", None), **memory.result)
