@@ -10,6 +10,7 @@ from fixtures.launcher import follow_launcher
 from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
 from fixtures.provenance import get_git_commit, get_portable, get_versions
 from fixtures.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
+from fixtures.skips import MESSAGE, get_all_skipped_message, note_outcome
 from fixtures.tasks import TASKS
 from methods import METHODS
 
@@ -36,6 +37,8 @@ def pytest_addoption(parser):
                     help="real data: train on at most N examples (seeded shuffle; LM: first N lines)")
     group.addoption("--limit-eval", type=int, default=None, metavar="N",
                     help="real data: evaluate on at most N examples (seeded shuffle; LM: first N lines)")
+    group.addoption("--allow-all-skipped", action="store_true",
+                    help="exit 0 even when every selected case skipped for missing data (default: exit 1)")
     group.addoption("--claim-dir", default=None, metavar="DIR",
                     help="share the selection with other pytest processes: run only the cases this one "
                          "claims first in DIR (a fresh folder per run; python -m bench.shard sets it)")
@@ -124,9 +127,16 @@ def pytest_sessionstart(session):
 
 def pytest_sessionfinish(session, exitstatus):
     """A --benchmark-json that could not be written fails the run (the results went elsewhere:
-    pytest-benchmark's own sessionfinish, which saves, has run by now)."""
+    pytest-benchmark's own sessionfinish, which saves, has run by now); so does a run whose
+    every case skipped for missing data (fixtures.skips)."""
     if RESULTS_LOST in session.config.stash and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    options = session.config.stash.get(RUN_OPTIONS, {})
+    message = get_all_skipped_message(session.config, options.get("data_dir"))
+    if message and not session.config.getoption("allow_all_skipped"):  # an empty --data-dir is no success
+        session.config.stash[MESSAGE] = message
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
@@ -134,11 +144,23 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     output_json.update(get_portable(output_json, root=str(config.rootpath)))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Note whether each case ran or skipped for missing data (see pytest_sessionfinish)."""
+    report = yield
+    note_outcome(item, call, report)
+    return report
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """An -m expression that selects no case says so, with the markers there are to combine."""
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and config.option.markexpr:
+    """An -m or -k expression that selects no case says so, with the markers there are to
+    combine; a run whose every case skipped for missing data says so."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and (config.option.markexpr or config.option.keyword):
         datasets = config.stash[RUN_OPTIONS]["datasets"] if RUN_OPTIONS in config.stash else {}
-        terminalreporter.write_line(get_empty_selection_hint(config.option.markexpr, datasets), yellow=True)
+        hint = get_empty_selection_hint(config.option.markexpr, datasets, keyword=config.option.keyword)
+        terminalreporter.write_line(hint, yellow=True)
+    if MESSAGE in config.stash:
+        terminalreporter.write_line(config.stash[MESSAGE], red=True, bold=True)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

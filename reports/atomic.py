@@ -10,8 +10,13 @@ and the report both write through here; it needs only the standard library, sinc
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
+
+STALE_AFTER_S = 600  # a temporary file this much older than the run is a killed writer's leftover
+TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")  # .NAME.<random>.tmp, as atomic_write names them
 
 
 def get_default_mode() -> int:
@@ -80,3 +85,19 @@ def write_bytes(path, data: bytes, *, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` atomically (``exclusive``: never over an existing file)."""
     with atomic_write(path, "wb", exclusive=exclusive) as fh:
         fh.write(data)
+
+
+def remove_stale_temporaries(folder, *, started: float | None = None) -> list[Path]:
+    """Remove ``.NAME.<random>.tmp`` files in ``folder`` (and its sub-folders) that a killed
+    writer left: those last changed more than STALE_AFTER_S before ``started`` (default: now).
+    A temporary file that another run is writing now is newer, so it is kept."""
+    cutoff = (time.time() if started is None else started) - STALE_AFTER_S
+    removed = []
+    for path in Path(folder).rglob(".*.tmp"):
+        try:
+            if TEMPORARY.match(path.name) and path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
+    return removed

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import jinja2
 
-from reports.atomic import atomic_write
+from reports.atomic import atomic_write, remove_stale_temporaries
 from reports.load import ReportInputError, Row, get_default_input, load, load_unique, resolve_run
 from reports.model import ReportModel
 from reports.regress import Thresholds, compare
@@ -92,6 +92,7 @@ def build(paths: list, output: Path, *, baseline: list[Row] | None = None,
         model.regression = compare(rows, baseline, thresholds=thresholds)
     html = render(model)
     output.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(output.parent)  # a killed earlier build's leftovers
     with atomic_write(output, "w", encoding="utf-8") as page:
         page.write(html)
         with atomic_write(output.with_suffix(".csv"), "w", newline="", encoding="utf-8") as table:
