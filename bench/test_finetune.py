@@ -94,7 +94,11 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),
                   determinism=get_determinism())
-    memory = PeakMemory(device, enabled=get_settings(case, run_options["overrides"]).measure)
+    try:
+        measure = get_settings(case, run_options["overrides"]).measure
+    except ValueError:  # a rule joining two settings: build_run raises it again, inside the case's handling
+        measure = False
+    memory = PeakMemory(device, enabled=measure)
     try:
         with memory:
             try:

@@ -265,3 +265,19 @@ def test_good_set_values_pass_the_upfront_check(overrides):
     from fixtures.options import check_overrides
 
     check_overrides(overrides)
+
+
+def test_a_set_value_refused_only_with_the_case_settings_is_a_recorded_failure(tmp_path):
+    """dtype=bf16 is a fine value, but with the tiny tier's fp32 trainable weights and no autocast
+    it mixes dtypes: the case fails with a status and the field named, and is in the results."""
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_finetune.py::test_finetune[lora-sst2-tiny-cpu-seed0]",
+         "-p", "no:cacheprovider", "-q", "--set", "train.dtype=\"bf16\"",
+         "--benchmark-json", str(tmp_path / "out.json"), "--benchmark-storage", str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout[-3000:]
+    (entry,) = json.loads((tmp_path / "out.json").read_text())["benchmarks"]
+    assert entry["extra_info"]["status"] == "error" and "dtype='bf16'" in entry["extra_info"]["error"]
