@@ -2,11 +2,15 @@
 
 import pytest
 
+from fixtures import stop
 from fixtures.claims import run_claimed
 from fixtures.hardware import probe
+from fixtures.journal import recover, start_journal
+from fixtures.launcher import follow_launcher
 from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
 from fixtures.provenance import get_git_commit, get_portable, get_versions
-from fixtures.results_files import keep_untimed_cases, make_results_atomic
+from fixtures.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
+from fixtures.skips import MESSAGE, get_all_skipped_message, note_outcome
 from fixtures.tasks import TASKS
 from methods import METHODS
 
@@ -33,6 +37,8 @@ def pytest_addoption(parser):
                     help="real data: train on at most N examples (seeded shuffle; LM: first N lines)")
     group.addoption("--limit-eval", type=int, default=None, metavar="N",
                     help="real data: evaluate on at most N examples (seeded shuffle; LM: first N lines)")
+    group.addoption("--allow-all-skipped", action="store_true",
+                    help="exit 0 even when every selected case skipped for missing data (default: exit 1)")
     group.addoption("--claim-dir", default=None, metavar="DIR",
                     help="share the selection with other pytest processes: run only the cases this one "
                          "claims first in DIR (a fresh folder per run; python -m bench.shard sets it)")
@@ -63,6 +69,7 @@ def hardware():
 
 
 UNFINISHED = pytest.StashKey[list]()
+JOURNAL = pytest.StashKey[object]()
 
 
 @pytest.fixture(scope="session")
@@ -85,18 +92,51 @@ def pytest_runtestloop(session):
     return run_claimed(session, claim_dir) if claim_dir else None
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A stop request ends the run at the case boundary too (before a case; after one, the
+    run loop stops as for -x), not only inside the training loop; each finished case goes
+    to the run's journal (fixtures.journal) as it ends."""
+    stop.check()
+    result = yield
+    journal = item.config.stash.get(JOURNAL, None)
+    if journal is not None:  # the finished case on disk now, in case the run is killed
+        try:
+            journal.record()
+        except OSError as error:
+            say(item.config, f"journal {journal.path}: {error} (the case is saved at the end of the run)")
+    if stop.get_requested() is not None:
+        item.session.shouldstop = f"signal {stop.get_requested()}: stop requested"
+    return result
+
+
 def pytest_sessionstart(session):
-    """SIGTERM ends the run like Ctrl-C, so finished cases are still saved; results files
-    are written atomically, and written even when every case ended unfinished
-    (pytest-benchmark's session exists by now)."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupt)
+    """Ctrl-C, SIGTERM and SIGHUP become a stop request that the loop and the case boundary
+    honour (fixtures.stop), so finished cases are still saved; results files are written
+    atomically, and written even when every case ended unfinished (pytest-benchmark's
+    session exists by now)."""
+    stop.install()
+    follow_launcher()  # a bench.shard worker stops when its launcher is gone
     make_results_atomic(session.config)
     keep_untimed_cases(session.config, lambda: session.config.stash.get(UNFINISHED, []))
+    journal = start_journal(session.config, lambda: session.config.stash.get(UNFINISHED, []))
+    if journal is not None:  # a killed run's finished cases become a saved run
+        session.config.stash[JOURNAL] = journal
+        recover(session.config._benchmarksession, lambda text: say(session.config, text))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A --benchmark-json that could not be written fails the run (the results went elsewhere:
+    pytest-benchmark's own sessionfinish, which saves, has run by now); so does a run whose
+    every case skipped for missing data (fixtures.skips)."""
+    if RESULTS_LOST in session.config.stash and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    options = session.config.stash.get(RUN_OPTIONS, {})
+    message = get_all_skipped_message(session.config, options.get("data_dir"))
+    if message and not session.config.getoption("allow_all_skipped"):  # an empty --data-dir is no success
+        session.config.stash[MESSAGE] = message
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
@@ -104,11 +144,23 @@ def pytest_benchmark_update_json(config, benchmarks, output_json):
     output_json.update(get_portable(output_json, root=str(config.rootpath)))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Note whether each case ran or skipped for missing data (see pytest_sessionfinish)."""
+    report = yield
+    note_outcome(item, call, report)
+    return report
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """An -m expression that selects no case says so, with the markers there are to combine."""
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and config.option.markexpr:
+    """An -m or -k expression that selects no case says so, with the markers there are to
+    combine; a run whose every case skipped for missing data says so."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and (config.option.markexpr or config.option.keyword):
         datasets = config.stash[RUN_OPTIONS]["datasets"] if RUN_OPTIONS in config.stash else {}
-        terminalreporter.write_line(get_empty_selection_hint(config.option.markexpr, datasets), yellow=True)
+        hint = get_empty_selection_hint(config.option.markexpr, datasets, keyword=config.option.keyword)
+        terminalreporter.write_line(hint, yellow=True)
+    if MESSAGE in config.stash:
+        terminalreporter.write_line(config.stash[MESSAGE], red=True, bold=True)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.claims import DEFER_ENV, WORKER_ENV, read_claims, read_deferred
+from fixtures.launcher import LAUNCHER_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_TESTS = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
@@ -127,6 +128,7 @@ def get_worker_env(worker: Worker, n_workers: int) -> dict:
     """A worker's environment: its GPU, its name and its share of the CPU cores."""
     env = get_child_env(CUDA_VISIBLE_DEVICES=worker.devices, PYTHONUNBUFFERED="1")
     env[WORKER_ENV] = worker.name
+    env[LAUNCHER_ENV] = str(os.getpid())  # the worker ends when this process is gone (fixtures.launcher)
     # every torch process would otherwise start one thread per core and they would fight
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_workers)))
     return env
@@ -142,9 +144,9 @@ def copy_prefixed(stream, prefix: str, lock: threading.Lock) -> None:
 
 
 def forward_signals(procs: list[subprocess.Popen]) -> None:
-    """Ctrl-C/SIGTERM reach every worker once, so each ends its run and saves its finished
-    cases; a second one kills them. Workers run in their own sessions, so a terminal's
-    Ctrl-C is not delivered to them twice."""
+    """Ctrl-C/SIGTERM/SIGHUP reach every worker once, so each ends its run and saves its
+    finished cases; a second one kills them. Workers run in their own sessions, so a
+    terminal's Ctrl-C (or hangup) is not delivered to them twice."""
     received = []
 
     def handle(signum, frame):
@@ -157,6 +159,8 @@ def forward_signals(procs: list[subprocess.Popen]) -> None:
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
+    if hasattr(signal, "SIGHUP"):  # a closed terminal or SSH session: stop as for SIGTERM
+        signal.signal(signal.SIGHUP, handle)
 
 
 def run_workers(workers: list[Worker], pytest_args: list[str], out: Path, *, first: int = 0,

@@ -16,7 +16,7 @@ import torch
 
 from bench.matrix import CASES, TIERS, get_custom_cases
 from fixtures.cases import build_run, get_footprint, get_settings, set_seed
-from fixtures.datasets import DataUnavailable
+from fixtures.datasets import DataError, DataUnavailable
 from fixtures.flops import get_mfu, get_peak_flops
 from fixtures.hardware import get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.measure import PeakMemory, release
@@ -27,6 +27,7 @@ from fixtures.scale import get_loss_decrease
 from fixtures.shapes import COST_ONLY, SHAPES
 from fixtures.provenance import get_determinism
 from fixtures.real_models import ModelUnavailable
+from fixtures.stop import check as check_stop
 from fixtures.train import make_autocast, train
 
 
@@ -97,7 +98,11 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),
                   determinism=get_determinism())
-    memory = PeakMemory(device, enabled=get_settings(case, run_options["overrides"]).measure)
+    try:
+        measure = get_settings(case, run_options["overrides"]).measure
+    except ValueError:  # a rule joining two settings: build_run raises it again, inside the case's handling
+        measure = False
+    memory = PeakMemory(device, enabled=measure)
     try:
         with memory:
             try:
@@ -120,6 +125,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
 
             @torch.inference_mode()
             def infer():
+                check_stop()  # Ctrl-C / SIGTERM between rounds (fixtures.stop)
                 with precision():
                     run.model(**batch)
                 if device.type == "cuda":
@@ -127,12 +133,17 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
 
             run.model.eval()
             benchmark.pedantic(infer, warmup_rounds=3, rounds=run.settings.inference_rounds, iterations=1)
+    except KeyboardInterrupt as error:  # Ctrl-C / SIGTERM mid-case (fixtures.stop): no partial timing
+        benchmark.has_error = True  # pytest-benchmark then leaves out the rounds timed so far
+        record.update(status="interrupted", floor_passed=False, error=f"interrupted: {error}")
+        unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))
+        raise
     except Exception as error:
         # a bug too becomes a recorded outcome ("error", with its traceback): re-raising would
         # let pytest's traceback pin the model in GPU memory and fail every later case
         status = get_failure_status(error) or "error"
         message = f"{case.id}: {status}: {error}"
-        if status == "error":
+        if status == "error" and not isinstance(error, DataError):  # bad data is the user's to fix: no stack
             message += "\n" + traceback.format_exc()
         record.update(status=status, floor_passed=False, error=f"{type(error).__name__}: {error}",
                       failed_at_step=getattr(error, "step", None), **memory.result)

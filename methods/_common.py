@@ -5,6 +5,8 @@ also define ``penalty``, ``after_step``, ``make_optimizer`` and ``stats``. The
 defaults below are what the training loop uses when a module leaves one out.
 """
 
+import types
+import typing
 from dataclasses import fields
 
 import torch
@@ -59,14 +61,68 @@ def check_fraction(cfg, *names: str, upper_open: bool = True) -> None:
             raise ValueError(f"{type(cfg).__module__}.Config.{name}={value!r}: must be in {bound}")
 
 
+def fits(annotation, value) -> bool:
+    """Whether ``value`` (JSON-native, e.g. from --set) fits a field's type annotation. An int is
+    a float; a bool is no int; one string is a one-name tuple of strings (see normalize_targets);
+    annotations other than these plain ones are not checked."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(fits(a, value) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            if args[0] is str and isinstance(value, str):
+                return True
+            return isinstance(value, (tuple, list)) and all(fits(args[0], v) for v in value)
+        return isinstance(value, (tuple, list)) and len(value) == len(args) and all(map(fits, args, value))
+    return True
+
+
+def describe(annotation) -> str:
+    """A field type in words, with an example of the form --set takes."""
+    words = {int: "an integer (e.g. 8)", float: "a number (e.g. 0.5)", bool: "true or false",
+             str: "a string (e.g. \"fp32\")", type(None): "null"}
+    if annotation in words:
+        return words[annotation]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(describe(a) for a in args)
+    if origin is tuple:
+        plural = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}.get(args[0], str(args[0]))
+        return f"a JSON list of {plural} (e.g. [...])"
+    return str(annotation)
+
+
+def check_types(owner: str, cls, values: dict) -> None:
+    """Raise a ValueError naming the field, its value and the expected form for every value in
+    ``values`` that does not fit its field's annotation in the dataclass ``cls``."""
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        if name in hints and not fits(hints[name], value):
+            raise ValueError(f"{owner}.{name}={value!r}: expected {describe(hints[name])}")
+
+
 def config_from_dict(config_cls, values: dict):
-    """Build a Config from a dict, rejecting unknown keys with the list of known ones."""
+    """Build a Config from a dict, rejecting unknown keys with the list of known ones and values
+    of the wrong type by field name (before __post_init__ compares them)."""
     known = {f.name for f in fields(config_cls)}
     unknown = set(values) - known
     if unknown:
         raise ValueError(
             f"unknown option(s) {sorted(unknown)} for {config_cls.__module__}; known: {sorted(known)}"
         )
+    check_types(f"{config_cls.__module__}.Config", config_cls, values)
     return config_cls(**values)
 
 

@@ -10,8 +10,13 @@ and the report both write through here; it needs only the standard library, sinc
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
+
+STALE_AFTER_S = 600  # a temporary file this much older than the run is a killed writer's leftover
+TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")  # .NAME.<random>.tmp, as atomic_write names them
 
 
 def get_default_mode() -> int:
@@ -22,8 +27,12 @@ def get_default_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode: str = "w", **open_kwargs):
+def atomic_write(path, mode: str = "w", *, exclusive: bool = False, **open_kwargs):
     """Open a temporary file for writing that replaces ``path`` when the block ends without error.
+
+    With ``exclusive``, an existing ``path`` is never replaced: the finished file is
+    hard-linked into place (``os.link`` fails if the name exists) and FileExistsError is
+    raised, the temporary file removed, when another writer got there first.
 
     ``mode`` is "w" (text; ``open_kwargs`` as for ``open``, e.g. encoding) or "wb".
     Temporary names start with a dot and end in ".tmp", so globs for ``*.json`` and
@@ -40,7 +49,11 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
             os.fsync(fh.fileno())
         # mkstemp makes the file private (0o600); keep the target's mode, else a new file's default
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else get_default_mode())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)  # atomic and never overwrites: FileExistsError if taken
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:  # KeyboardInterrupt (Ctrl-C, SIGTERM) too: never leave a partial file
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -68,7 +81,23 @@ def write_text(path, text: str, *, encoding: str = "utf-8") -> None:
         fh.write(text)
 
 
-def write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_write(path, "wb") as fh:
+def write_bytes(path, data: bytes, *, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (``exclusive``: never over an existing file)."""
+    with atomic_write(path, "wb", exclusive=exclusive) as fh:
         fh.write(data)
+
+
+def remove_stale_temporaries(folder, *, started: float | None = None) -> list[Path]:
+    """Remove ``.NAME.<random>.tmp`` files in ``folder`` (and its sub-folders) that a killed
+    writer left: those last changed more than STALE_AFTER_S before ``started`` (default: now).
+    A temporary file that another run is writing now is newer, so it is kept."""
+    cutoff = (time.time() if started is None else started) - STALE_AFTER_S
+    removed = []
+    for path in Path(folder).rglob(".*.tmp"):
+        try:
+            if TEMPORARY.match(path.name) and path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
+    return removed

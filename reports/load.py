@@ -5,9 +5,13 @@ Older files and other statuses lack keys; every field but the identity is option
 """
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from reports.journal import PATTERN as JOURNAL_PATTERN
+from reports.journal import read_journal
 
 # Statuses that still carry a measured quality (a missed floor is a result, not an absence).
 MEASURED_STATUSES = ("passed", "failed_floor")
@@ -92,8 +96,10 @@ class Row:
 
 
 def get_default_input(root: str | Path = ".") -> Path:
-    """The newest saved run under ``root/.benchmarks`` (by modification time)."""
-    files = sorted(Path(root, ".benchmarks").glob("*/*.json"), key=lambda p: p.stat().st_mtime)
+    """The newest saved run under ``root/.benchmarks`` (by modification time); the journal
+    of a killed run counts as a saved run (its finished cases are recovered from it)."""
+    folder = Path(root, ".benchmarks")
+    files = sorted([*folder.glob("*/*.json"), *folder.glob(f"*/{JOURNAL_PATTERN}")], key=lambda p: p.stat().st_mtime)
     if not files:
         raise ReportInputError(
             f"no results given and none saved under {Path(root, '.benchmarks')}; run "
@@ -118,6 +124,11 @@ def read_json(path: Path) -> dict:
     """The parsed file, or a ReportInputError saying what is wrong with it."""
     if not path.is_file():
         raise ReportInputError(f"{path}: no such file")
+    if path.suffix == ".jsonl":  # a killed run's journal (reports.journal)
+        try:
+            return read_journal(path)
+        except (OSError, ValueError) as exc:
+            raise ReportInputError(str(exc)) from None
     text = path.read_text(encoding="utf-8", errors="replace")
     if not text.strip():
         raise ReportInputError(f"{path}: file is empty")
@@ -130,6 +141,30 @@ def read_json(path: Path) -> dict:
             f"{path}: not a pytest-benchmark result (expected top-level 'machine_info' and a 'benchmarks' list)"
         )
     return data
+
+
+def get_portable_path(path: str | Path) -> str:
+    """A path as the report shows it: relative to the current folder when under it, else with
+    the home folder as ``~`` (the rule results files follow; no absolute home paths)."""
+    absolute = Path(os.path.abspath(path))
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~")):
+        try:
+            rest = absolute.relative_to(base)
+        except ValueError:
+            continue
+        return str(Path(prefix, rest)) if prefix else str(rest)
+    return str(path)
+
+
+def check_entry(bench: dict, index: int, path: Path) -> None:
+    """A benchmark entry's nested parts have the shapes pytest-benchmark writes."""
+    for key in ("extra_info", "stats"):
+        value = bench.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ReportInputError(
+                f"{path}: benchmark {index} ({bench.get('name', '?')}): {key} is a {type(value).__name__}, "
+                "expected an object (not pytest-benchmark output?)"
+            )
 
 
 def make_row(bench: dict, source: Source) -> Row:
@@ -158,8 +193,11 @@ def load_file(path: str | Path) -> list[Row]:
     """Rows of one file."""
     path = Path(path)
     data = read_json(path)
+    for index, bench in enumerate(data["benchmarks"]):
+        if isinstance(bench, dict):
+            check_entry(bench, index, path)
     source = Source(
-        path=str(path),
+        path=get_portable_path(path),
         machine_info=data.get("machine_info") or {},
         commit_info=data.get("commit_info") or {},
         datetime=str(data.get("datetime", "")),
@@ -169,11 +207,41 @@ def load_file(path: str | Path) -> list[Row]:
     return [make_row(b, source) for b in data["benchmarks"] if isinstance(b, dict)]
 
 
-def load(paths: list[str | Path]) -> list[Row]:
-    """Rows of every file, merged (shards, machines and repeated runs become one list)."""
+def get_entry_key(row: Row) -> tuple:
+    """What makes two rows the same run: case, seed, and every recorded value and timing."""
+    return (row.case_id, row.seed, json.dumps(row.extra, sort_keys=True, default=str),
+            json.dumps(row.latency, sort_keys=True, default=str))
+
+
+def load_unique(paths: list[str | Path]) -> tuple[list[Row], list[str]]:
+    """Rows of every file, merged, with duplicates left out: a file given twice is read once,
+    and identical case entries (the same run copied into two files) count once, so that
+    copies never pass for independent seeds. Also what was left out, in words."""
     if not paths:
         raise ReportInputError("no input files")
-    rows = [row for p in paths for row in load_file(p)]
+    notes, seen_files, rows, seen_rows, dropped = [], set(), [], set(), []
+    for p in paths:
+        real = os.path.realpath(p)
+        if real in seen_files:
+            notes.append(f"{get_portable_path(p)} was given more than once; it is read once.")
+            continue
+        seen_files.add(real)
+        for row in load_file(p):
+            key = get_entry_key(row)
+            if key in seen_rows:
+                dropped.append(row.case_id)
+                continue
+            seen_rows.add(key)
+            rows.append(row)
+    if dropped:
+        notes.append(f"{len(dropped)} identical duplicate run(s) counted once (same case, seed and results in "
+                     f"two files, not independent seeds): {', '.join(sorted(set(dropped)))}.")
     if not rows:
         raise ReportInputError(f"no benchmarks in {', '.join(map(str, paths))} (did every case skip or error?)")
-    return rows
+    return rows, notes
+
+
+def load(paths: list[str | Path]) -> list[Row]:
+    """Rows of every file, merged (shards, machines and repeated runs become one list;
+    duplicates of one run count once, see load_unique)."""
+    return load_unique(paths)[0]

@@ -183,6 +183,7 @@ class ReportModel:
         regression: the baseline comparison, if one was asked for.
         verdicts: the Pareto-front verdict per dataset and model (``reports.verdict``).
         scale: the scale tier's section (``reports.scale``), or None without scale runs.
+        input_notes: what was done to the input (duplicates left out, non-finite values nulled).
     """
 
     title: str
@@ -199,3 +200,4 @@ class ReportModel:
     regression: Regression | None = None
     verdicts: list = field(default_factory=list)
     scale: object = None
+    input_notes: list = field(default_factory=list)

@@ -150,7 +150,7 @@ def test_label_outside_expected_set(tmp_path):
 def test_single_class_split(tmp_path):
     write_tsv(tmp_path / "sst2" / "train.tsv", ROWS)
     write_tsv(tmp_path / "sst2" / "validation.tsv", [("a", 1), ("b", 1)])
-    with pytest.raises(DataError, match="validation.tsv: a single class"):
+    with pytest.raises(DataError, match="validation.tsv: only one class \\(1\\) in the split; need at least two"):
         get_real_data("sst2", TASKS["sst2"], settings=TrainSettings(), data_dir=tmp_path, extra={})
 
 
@@ -254,3 +254,61 @@ def test_length_buckets_cover_every_example_once_per_epoch():
     assert sorted(seen) == labels
     padding = sum(int((b["attention_mask"] == 0).sum()) for b in epoch)
     assert padding < 0.1 * sum(len(r) for r in ids)
+
+
+def test_a_non_utf8_table_names_file_line_and_byte(tmp_path):
+    from fixtures.datasets import read_table
+
+    path = tmp_path / "train.csv"
+    path.write_bytes(b"text,label\ngood,0\ncaf\xe9,1\n")  # Latin-1, not UTF-8
+    with pytest.raises(DataError, match=r"train.csv:3: not UTF-8 text: byte offset 21 \(0xe9\)"):
+        read_table(path)
+
+
+def test_a_utf8_bom_header_is_accepted(tmp_path):
+    from fixtures.datasets import read_table
+
+    path = tmp_path / "train.csv"
+    path.write_bytes("text,label\na,0\nb,1\n".encode("utf-8-sig"))  # as Excel writes it
+    assert read_table(path)[:2] == (["a", "b"], [0, 1])
+
+
+def test_a_single_class_train_says_so(tmp_path):
+    write_csv(tmp_path / "one" / "train.csv", [("a", 1), ("b", 1)])
+    with pytest.raises(DataError, match=r"train.csv: only one class \(1\) in train; need at least two"):
+        make_custom_task(str(tmp_path / "one"))
+
+
+def test_dataset_folders_are_checked_up_front_and_expand_home(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from fixtures.options import get_custom_datasets
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mine").mkdir()
+
+    def config(*values):
+        return SimpleNamespace(getoption=lambda name: list(values))
+
+    assert get_custom_datasets(config("mine=~/mine")) == {"mine": str(tmp_path / "mine")}
+    with pytest.raises(pytest.UsageError, match="--dataset gone=~/gone: no such folder"):
+        get_custom_datasets(config("gone=~/gone"))
+
+
+def test_a_data_error_in_a_case_prints_its_message_not_a_stack(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    write_csv(tmp_path / "one" / "train.csv", [("a", 1), ("b", 1)])
+    write_csv(tmp_path / "one" / "test.csv", [("a", 1), ("b", 0)])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "-m", "one and lora", "--dataset", f"one={tmp_path / 'one'}",
+         "-p", "no:cacheprovider", "--benchmark-disable", "-q"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output[-3000:]
+    assert "only one class (1) in train; need at least two" in output
+    assert "Traceback" not in output and "datasets.py:" not in output

@@ -90,6 +90,9 @@ def test_nonsense_settings_are_refused_by_name(setting):
         (["--set", "lora.r"], "expects KEY=VALUE"),
         (["--seeds", "a,b"], "--seeds expects integers"),
         (["--model", "mnist=tiny-llama"], "unknown dataset"),
+        (["--benchmark-json", "/no/such/dir/out.json"], "folder /no/such/dir does not exist"),
+        (["--benchmark-json", "/tmp"], "--benchmark-json /tmp: is a folder"),
+        (["--set", "train.max_steps=abc"], "TrainSettings.max_steps='abc': expected an integer"),
     ],
 )
 def test_bad_options_are_usage_errors(args, expected):
@@ -232,3 +235,49 @@ def test_a_marker_expression_selecting_nothing_says_so():
     assert proc.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
     assert "no case matches -m 'gpu and cpu'" in proc.stdout and "methods full_ft, lora" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"train": {"batch_size": 0}}, "--set train.batch_size=0: TrainSettings.batch_size=0: must be > 0"),
+        ({"train": {"max_steps": "abc"}}, "TrainSettings.max_steps='abc': expected an integer"),
+        ({"train": {"epochs": 1.5}}, "--set train.epochs=1.5: TrainSettings.epochs=1.5: expected an integer"),
+        ({"train": {"batch_sise": 8}}, "--set train.batch_sise=8: unknown field; train has epochs, max_steps"),
+        ({"train": {"measure": 1}}, "TrainSettings.measure=1: expected true or false"),
+        ({"lora": {"r": "abc"}}, "--set lora.r=\"abc\": methods.lora.Config.r='abc': expected an integer"),
+        ({"lora": {"target_modules": [1]}}, "Config.target_modules=[1]: expected a JSON list of strings"),
+        ({"hira": {"lr": "fast"}}, "methods.hira.Config.lr='fast': expected a number"),
+    ],
+)
+def test_bad_set_values_are_usage_errors_that_name_the_field(overrides, expected):
+    from fixtures.options import check_overrides
+
+    with pytest.raises(pytest.UsageError) as info:
+        check_overrides(overrides)
+    assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("overrides", [{"train": {"dtype": "bf16"}},  # with the tier's autocast it may work
+                                       {"train": {"compile": True, "warmup_ratio": 0}},
+                                       {"lora": {"target_modules": "all-linear", "lr": 1}}])
+def test_good_set_values_pass_the_upfront_check(overrides):
+    from fixtures.options import check_overrides
+
+    check_overrides(overrides)
+
+
+def test_a_set_value_refused_only_with_the_case_settings_is_a_recorded_failure(tmp_path):
+    """dtype=bf16 is a fine value, but with the tiny tier's fp32 trainable weights and no autocast
+    it mixes dtypes: the case fails with a status and the field named, and is in the results."""
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_finetune.py::test_finetune[lora-sst2-tiny-cpu-seed0]",
+         "-p", "no:cacheprovider", "-q", "--set", "train.dtype=\"bf16\"",
+         "--benchmark-json", str(tmp_path / "out.json"), "--benchmark-storage", str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout[-3000:]
+    (entry,) = json.loads((tmp_path / "out.json").read_text())["benchmarks"]
+    assert entry["extra_info"]["status"] == "error" and "dtype='bf16'" in entry["extra_info"]["error"]

@@ -139,8 +139,18 @@ def test_pareto_frontier():
     assert get_pareto([(1, 30), (2, 20), (3, 25)], higher_is_better=False) == [(1, 30), (2, 20)]
 
 
-def test_repeated_runs_merge_and_are_said_to():
-    model = summarize(load([DATA / "run_multi_seed.json", DATA / "run_multi_seed.json"]), with_plots=False)
+def test_repeated_runs_merge_and_are_said_to(tmp_path):
+    import json
+
+    # a second run of the same seeds (different numbers); the same file twice is read once
+    data = json.loads((DATA / "run_multi_seed.json").read_text())
+    for bench in data["benchmarks"]:
+        if (bench.get("stats") or {}).get("median") is not None:
+            bench["stats"]["median"] *= 1.01
+    again = tmp_path / "again.json"
+    again.write_text(json.dumps(data))
+    assert len(load([DATA / "run_multi_seed.json"] * 2)) == len(load([DATA / "run_multi_seed.json"]))
+    model = summarize(load([DATA / "run_multi_seed.json", again]), with_plots=False)
     sst2 = get_section(model, "sst2")
     assert get_row(sst2, "lora").seeds == "0, 1, 2"
     assert any("repeat a seed" in n for n in sst2.notes)

@@ -192,7 +192,55 @@ def test_sigterm_mid_matrix_keeps_the_finished_cases(tmp_path):
     # first instruction (exit 1, "tb_lineno"); the results are written before that either way
     assert proc.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output[-3000:]
     benchmarks = json.loads((tmp_path / "results.json").read_text())["benchmarks"]
-    assert [b["extra_info"]["case_id"] for b in benchmarks] == [first]
+    # the finished case with its timing; the interrupted one as such, without partial stats
+    expected = [(first, "timed"), (second, "interrupted")]
+    assert [(b["extra_info"]["case_id"], "timed" if b["stats"] else b["extra_info"]["status"])
+            for b in benchmarks] == expected
     (saved,) = (tmp_path / "store").rglob("*.json")
-    assert [b["extra_info"]["case_id"] for b in json.loads(saved.read_text())["benchmarks"]] == [first]
+    assert [(b["extra_info"]["case_id"], "timed" if b["stats"] else b["extra_info"]["status"])
+            for b in json.loads(saved.read_text())["benchmarks"]] == expected
+    assert get_leftovers(tmp_path) == []
+
+
+def test_a_benchmark_json_that_cannot_be_written_keeps_the_autosave_and_says_where(tmp_path, capsys):
+    config, session = make_session(tmp_path)
+    session.json = tmp_path / "gone" / "out.json"  # its folder vanished during the run
+
+    def handle_saving():  # pytest-benchmark's order: --benchmark-json first, then the autosave
+        session.save_json(GOOD)
+        session.storage.save(GOOD, "run")
+
+    session.handle_saving = handle_saving
+    make_results_atomic(config)
+    session.handle_saving()
+    saved = tmp_path / "store" / "machine" / "0001_run.json"
+    assert json.loads(saved.read_text()) == GOOD
+    err = capsys.readouterr().err
+    assert f"could not write --benchmark-json {session.json}" in err and str(saved) in err
+
+
+def test_without_an_autosave_a_failed_benchmark_json_goes_to_a_rescue_file(tmp_path, capsys):
+    config, session = make_session(tmp_path)
+    session.json = tmp_path / "gone" / "out.json"
+    session.handle_saving = lambda: session.save_json(GOOD)
+    make_results_atomic(config)
+    session.handle_saving()
+    rescued = list((tmp_path / "store").rglob("rescued_*.json"))
+    assert len(rescued) == 1 and json.loads(rescued[0].read_text()) == GOOD
+    assert str(rescued[0]) in capsys.readouterr().err
+
+
+def test_an_autosave_never_replaces_an_existing_file(tmp_path, monkeypatch):
+    from pytest_benchmark.storage.file import FileStorage
+
+    config, session = make_session(tmp_path)
+    make_results_atomic(config)
+    first = tmp_path / "store" / "machine" / "0001_run.json"
+    first.parent.mkdir(parents=True)
+    first.write_text(json.dumps({"machine_info": {}, "benchmarks": [{"name": "other run"}]}))
+    # two runs started in the same second both computed 0001 before either wrote
+    monkeypatch.setattr(FileStorage, "_next_num", property(lambda self: "0001"))
+    session.storage.save(GOOD, "run")
+    assert json.loads(first.read_text())["benchmarks"] == [{"name": "other run"}]
+    assert json.loads((first.parent / "0002_run.json").read_text()) == GOOD
     assert get_leftovers(tmp_path) == []

@@ -214,3 +214,74 @@ def test_pretrain_cache_keeps_the_copy_of_a_worker_that_finished_first(tmp_path,
     assert pretrain.get_pretrained_dir("tiny-x", get_config(), None, family="bert") == path
     assert (path / "winner").exists()  # the other worker's copy, kept whole
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary folder left
+
+
+def test_sighup_reaches_the_workers_like_sigterm():
+    import signal
+
+    from bench.shard import forward_signals
+
+    class Proc:
+        sent: list = []
+
+        def poll(self):
+            return None
+
+        def send_signal(self, signum):
+            self.sent.append(signum)
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        proc = Proc()
+        forward_signals([proc])
+        signal.raise_signal(signal.SIGHUP)
+        assert proc.sent == [signal.SIGHUP]
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+ORPHAN = """
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", '''
+import time
+from fixtures import stop
+from fixtures.launcher import follow_launcher
+stop.install()
+follow_launcher()
+print("ready", flush=True)
+while True:
+    stop.check()
+    time.sleep(0.05)
+'''], env={**os.environ, "PEFT_BENCH_LAUNCHER_PID": str(os.getpid())}, stdout=sys.stdout)
+print(child.pid, flush=True)
+child.wait()
+"""
+
+
+def test_a_worker_ends_when_its_launcher_is_killed():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    launcher = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONPATH": os.getcwd()})
+    child = int(launcher.stdout.readline())
+    assert launcher.stdout.readline().strip() == "ready"
+    launcher.send_signal(signal.SIGKILL)  # no chance to pass a signal on
+    launcher.wait()
+    launcher.stdout.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        with open(f"/proc/{child}/stat") as fh:
+            if fh.read().split()[2] == "Z":  # ended; a zombie until reaped
+                return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the orphaned worker kept running")
