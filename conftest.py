@@ -45,6 +45,7 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{name}: cases of method {name}")
     for name in TASKS:
         config.addinivalue_line("markers", f"{name}: cases on dataset {name}")
+    config.addinivalue_line("markers", "instruct: causal LMs on prompt -> answer tasks (loss on the answer only)")
     config.stash[RUN_OPTIONS] = get_run_options(config)
     for name in config.stash[RUN_OPTIONS]["datasets"]:
         config.addinivalue_line("markers", f"{name}: cases on the --dataset {name}")

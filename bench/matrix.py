@@ -41,7 +41,12 @@ REAL_SETTINGS = {
         "eval_batch_size": 16, "train_split": "validation", "log_every": 25,
     },
 }
-REAL_MODELS = {"classification": "minilm-l6", "lm": "smollm2-135m"}
+# sst2_instruct / imdb_instruct: a causal LM answers " negative" / " positive" after the review
+# (fixtures.tasks.SENTIMENT_TEMPLATE): the classification tasks' budget (1 epoch, batch 32),
+# lengths raised by the prompt's tokens (SmolLM2: SST-2 sentences are at most ~60 tokens).
+REAL_SETTINGS["sst2_instruct"] = {"epochs": 1, "max_length": 80, "batch_size": 32, "log_every": 100}
+REAL_SETTINGS["imdb_instruct"] = {"epochs": 1, "max_length": 272, "batch_size": 32, "log_every": 100}
+REAL_MODELS = {"classification": "minilm-l6", "lm": "smollm2-135m", "instruct": "smollm2-135m"}
 REAL_OPTIONS = {
     "lora": {"lr": 1e-3},
     "qlora": {"lr": 1e-3},
@@ -65,16 +70,23 @@ PERF_SETTINGS = {
 PERF_LM_OPTIONS = {"target_modules": ("all-linear",), "r": 16, "dropout": 0.0}
 PERF_MIXED = {"trainable_dtype": "fp32", "autocast": "bf16"}
 
+# The tiny tier's instruct cases: the classification cases' data, a causal LM head.
+TINY_INSTRUCT_SETTINGS = {
+    "sst2_instruct": {"epochs": 3, "max_length": 32, "log_every": 20},
+    "imdb_instruct": {"epochs": 5, "max_length": 96, "batch_size": 16, "log_every": 25},
+}
+
 TIERS = {
     # Tiny models (pretrained here in seconds, see fixtures.pretrain) on generated data:
     # the wiring proof on a laptop CPU in minutes. Higher learning rates than on real models.
     "tiny": Tier(
         marker="smoke",
-        models={"classification": "tiny-llama", "lm": "tiny-llama"},
+        models={"classification": "tiny-llama", "lm": "tiny-llama", "instruct": "tiny-llama"},
         settings={
             "sst2": {"epochs": 3, "max_length": 32, "log_every": 20},
             "imdb": {"epochs": 5, "max_length": 96, "batch_size": 16, "log_every": 25},
             "wikitext2": {"epochs": 8, "max_length": 64, "lm_stride": 32, "batch_size": 16, "log_every": 20},
+            **TINY_INSTRUCT_SETTINGS,
         },
         options={
             "full_ft": {"lr": 1e-3},
@@ -225,6 +237,7 @@ class Case:
     @property
     def marks(self) -> list:
         names = [TIERS[self.tier].marker, self.tier, self.hardware, self.method, self.dataset]
+        names += ["instruct"] if self.dataset in INSTRUCT_DATASETS else []
         return [getattr(pytest.mark, n) for n in dict.fromkeys(names)]
 
     def get_settings(self) -> dict:
@@ -236,10 +249,24 @@ class Case:
         return {**TIERS[self.tier].options.get(self.method, {}), **self.options}
 
 
-DATASETS = ("sst2", "imdb", "wikitext2")
+INSTRUCT_DATASETS = ("sst2_instruct", "imdb_instruct")  # marker "instruct"
+DATASETS = ("sst2", "imdb", "wikitext2", *INSTRUCT_DATASETS)
+# SparseLoRA on the instruct tasks splits prompt from answer (prompt sparse, answer dense).
+INSTRUCT_OPTIONS = {"sparselora": {"context_aware": True}}
+# The tiny base never saw the answer words (appended to its vocabulary, absent from its
+# corpus), so an adapter must move the hidden states onto their output rows: q/v LoRA at
+# lr 5e-3 stayed at chance on sst2_instruct (0.507 after 3 epochs, 2026-12-01, this CPU);
+# LoRA on every linear layer at lr 1e-2 reached 0.84.
+TINY_ALL_LINEAR = {"target_modules": ("all-linear",), "lr": 1e-2}
+TINY_INSTRUCT_OPTIONS = {
+    "lora": TINY_ALL_LINEAR, "qlora": TINY_ALL_LINEAR, "lora_prune": TINY_ALL_LINEAR,
+    "hira": {"target_modules": ("all-linear",)},
+    "sparselora": {**TINY_ALL_LINEAR, **INSTRUCT_OPTIONS["sparselora"]},
+}
 
 CASES = [
-    Case(method, dataset, "tiny", hardware)
+    Case(method, dataset, "tiny", hardware,
+         options=TINY_INSTRUCT_OPTIONS.get(method, {}) if dataset in INSTRUCT_DATASETS else {})
     for hardware in ("cpu", "gpu")
     for dataset in DATASETS
     for method in METHODS
@@ -247,7 +274,8 @@ CASES = [
 
 # Real models on real data: every method x dataset x hardware (opt-in: -m real).
 CASES += [
-    Case(method, dataset, "real", hardware)
+    Case(method, dataset, "real", hardware,
+         options=INSTRUCT_OPTIONS.get(method, {}) if dataset in INSTRUCT_DATASETS else {})
     for hardware in ("cpu", "gpu")
     for dataset in DATASETS
     for method in METHODS

@@ -104,7 +104,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                           settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol)
             precision = functools.partial(make_autocast, device, run.settings.autocast)  # eval as trained
             with precision():
-                before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}
+                zero_shot = run.task.kind in ("lm", "instruct")  # a causal LM scores before training too
+                before = run.workload.evaluate(run.model, device=device) if zero_shot else {}
             result = train(
                 run.model, run.workload.batches(seed=case.seed, device=device),
                 method=run.method, cfg=run.cfg, settings=run.settings,
@@ -146,6 +147,9 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     if run.task.kind == "lm":
         quality["perplexity_untrained"] = before["perplexity"]
         quality["perplexity_ratio"] = quality["perplexity"] / before["perplexity"]
+    if run.task.kind == "instruct":
+        quality["accuracy_zero_shot"] = before["accuracy"]
+        quality["f1_zero_shot"] = before["f1"]
     measured = quality[case.floor.metric]
     passed = case.floor.passes(measured)
     record.update(
