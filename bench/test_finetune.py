@@ -16,7 +16,7 @@ import torch
 
 from bench.matrix import CASES, TIERS, get_custom_cases
 from fixtures.cases import build_run, get_footprint, get_settings, set_seed
-from fixtures.datasets import DataUnavailable
+from fixtures.datasets import DataUnavailable, get_custom_kind
 from fixtures.flops import get_mfu, get_peak_flops
 from fixtures.hardware import get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.measure import PeakMemory, release
@@ -34,7 +34,8 @@ def pytest_generate_tests(metafunc):
     if "case" not in metafunc.fixturenames:
         return
     options = metafunc.config.stash[RUN_OPTIONS]
-    cases = CASES + get_custom_cases(list(options["datasets"]))
+    kinds = {name: get_custom_kind(path) for name, path in options["datasets"].items()}
+    cases = CASES + get_custom_cases(list(options["datasets"]), kinds=kinds)
     for c in cases:
         check_floor(c.floor.metric, c.floor.value, where=c.id)
     cases = [dataclasses.replace(c, seed=s) for c in cases for s in options["seeds"]]
