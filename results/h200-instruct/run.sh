@@ -2,7 +2,8 @@
 # budget (67,349 SST-2 training examples, batch 32: 2,104 steps; lr 1e-3, q/v LoRA r 8), each
 # case scoring the 872 validation prompts before training (accuracy_zero_shot) and after.
 # The three seeds run as three processes side by side on the one GPU: a 135M model at batch
-# 32 x ~17 tokens (SmolLM2: SST-2 sentences average 11 tokens, at most 68) is bound by kernel launches, not by the GPU, so they barely slow each other.
+# 32 x ~17 tokens (SmolLM2: SST-2 sentences average 11 tokens, at most 68) is bound by kernel
+# launches, not by the GPU, so they barely slow each other.
 # Runtime estimate: the real tier's eager LoRA on SmolLM2 ran 150 steps of 8 x 512 tokens in 25 s
 # (results/h200-real/real-wikitext2.json, 0.17 s/step); a step here has a quarter of the tokens,
 # launch-bound at ~0.06-0.1 s: 2,104 steps in 2-3.5 min, 3 side by side <= ~5 min, plus ~1 min for
