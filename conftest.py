@@ -31,8 +31,9 @@ def pytest_addoption(parser):
                     help="real datasets under DIR/<name>/ (default: $PEFT_BENCH_DATA, else ../shared/data "
                          "beside the repository if it exists; then the hub unless offline)")
     group.addoption("--dataset", action="append", default=[], metavar="NAME=PATH",
-                    help="add a local text-classification dataset (folder with train + validation/test "
-                         "files, columns text|sentence,label); runs lora and full_ft on it (repeatable)")
+                    help="add a local dataset: a classification table (train + validation/test files; columns "
+                         "and label names from an optional dataset.json) or a text corpus (train.txt + "
+                         "validation.txt/test.txt); runs every method on it (repeatable)")
     group.addoption("--limit-train", type=int, default=None, metavar="N",
                     help="real data: train on at most N examples (seeded shuffle; LM: first N lines)")
     group.addoption("--limit-eval", type=int, default=None, metavar="N",
@@ -51,6 +52,7 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{name}: cases of method {name}")
     for name in TASKS:
         config.addinivalue_line("markers", f"{name}: cases on dataset {name}")
+    config.addinivalue_line("markers", "instruct: causal LMs on prompt -> answer tasks (loss on the answer only)")
     config.stash[RUN_OPTIONS] = get_run_options(config)
     for name in config.stash[RUN_OPTIONS]["datasets"]:
         config.addinivalue_line("markers", f"{name}: cases on the --dataset {name}")

@@ -42,7 +42,12 @@ REAL_SETTINGS = {
         "eval_batch_size": 16, "train_split": "validation", "log_every": 25,
     },
 }
-REAL_MODELS = {"classification": "minilm-l6", "lm": "smollm2-135m"}
+# sst2_instruct / imdb_instruct: a causal LM answers " negative" / " positive" after the review
+# (fixtures.tasks.SENTIMENT_TEMPLATE): the classification tasks' budget (1 epoch, batch 32),
+# lengths raised by the prompt's tokens (SmolLM2: SST-2 sentences are at most ~60 tokens).
+REAL_SETTINGS["sst2_instruct"] = {"epochs": 1, "max_length": 80, "batch_size": 32, "log_every": 100}
+REAL_SETTINGS["imdb_instruct"] = {"epochs": 1, "max_length": 272, "batch_size": 32, "log_every": 100}
+REAL_MODELS = {"classification": "minilm-l6", "lm": "smollm2-135m", "instruct": "smollm2-135m"}
 REAL_OPTIONS = {
     "lora": {"lr": 1e-3},
     "qlora": {"lr": 1e-3},
@@ -63,6 +68,10 @@ PERF_SETTINGS = {
         "trainable_dtype": "bf16", "compile": "reduce-overhead", "loss_chunk": 2048, "limit_eval": 1000,
     },
 }
+# sst2_instruct: the real tier's epoch, prompts padded to multiples of 16 (few shapes), bf16
+# autocast over fp32 weights; eager (the context-aware SparseLoRA split varies per batch).
+PERF_SETTINGS["sst2_instruct"] = {**REAL_SETTINGS["sst2_instruct"], "pad_multiple": 16, "autocast": "bf16",
+                                  "log_every": 500}
 PERF_LM_OPTIONS = {"target_modules": ("all-linear",), "r": 16, "dropout": 0.0}
 PERF_MIXED = {"trainable_dtype": "fp32", "autocast": "bf16"}
 
@@ -119,17 +128,23 @@ SCALE_VARIANTS = {
     "liger-gc": ({"fused_kernels": "liger", "loss_chunk": 0, "grad_checkpointing": True, "compile": "default"},
                  ("lora",)),
 }
+# The tiny tier's instruct cases: the classification cases' data, a causal LM head.
+TINY_INSTRUCT_SETTINGS = {
+    "sst2_instruct": {"epochs": 3, "max_length": 32, "log_every": 20},
+    "imdb_instruct": {"epochs": 5, "max_length": 96, "batch_size": 16, "log_every": 25},
+}
 
 TIERS = {
     # Tiny models (pretrained here in seconds, see fixtures.pretrain) on generated data:
     # the wiring proof on a laptop CPU in minutes. Higher learning rates than on real models.
     "tiny": Tier(
         marker="smoke",
-        models={"classification": "tiny-llama", "lm": "tiny-llama"},
+        models={"classification": "tiny-llama", "lm": "tiny-llama", "instruct": "tiny-llama"},
         settings={
             "sst2": {"epochs": 3, "max_length": 32, "log_every": 20},
             "imdb": {"epochs": 5, "max_length": 96, "batch_size": 16, "log_every": 25},
             "wikitext2": {"epochs": 8, "max_length": 64, "lm_stride": 32, "batch_size": 16, "log_every": 20},
+            **TINY_INSTRUCT_SETTINGS,
         },
         options={
             "full_ft": {"lr": 1e-3},
@@ -241,9 +256,23 @@ FLOORS[("wikitext2", "perf")] = FLOORS[("wikitext2", "real")]
 # loss at least 0.3% below the first fifth's. On the CI shape a frozen model (lr 1e-12) gave
 # 0.006% and the fifths' readings moved by at most 0.1%; LoRA at lr 2e-2 gave 0.93% in 10 steps.
 FLOORS[("wikitext2", "scale")] = Floor("loss_decrease", 0.003)
+# Tiny instruct floors, measured on this repository's 2-core CPU (2026-12-01, seed 0, generated
+# data, balanced: chance 0.50; zero-shot 0.50-0.52). sst2_instruct: full_ft 1.00, lora 0.875,
+# hira 0.85, qlora 0.835, lora_prune 1.00, sparselora 1.00; the floor sits 13 points below the
+# lowest. imdb_instruct: full_ft 0.86, sparselora 0.73, lora_prune 0.73, lora 0.723, qlora
+# 0.707, hira 0.663; the floor is 15 points above chance.
+FLOORS[("sst2_instruct", "tiny")] = Floor("accuracy", 0.70)
+FLOORS[("imdb_instruct", "tiny")] = Floor("accuracy", 0.65)
+# sst2_instruct / imdb_instruct on SmolLM2 (real, perf): no measured run yet, so CUSTOM_FLOOR
+# (beat the majority class by a point) applies; results/h200-instruct/run.sh measures LoRA on
+# sst2_instruct (the issue's target: >= 0.85 over 3 seeds), to set the floor from. Zero-shot,
+# SmolLM2-135M-Instruct (the pack's GGUF) scored 0.80 accuracy on 200 validation sentences
+# (limit_eval 200, this CPU, 2026-12-01; majority class 0.535).
 # A dataset added with --dataset NAME=PATH has no reference: it must beat always
 # predicting the eval split's majority class by at least a point.
 CUSTOM_FLOOR = Floor("accuracy_over_majority", 0.01)
+# A --dataset text corpus: the trained perplexity must be at least 1% below the untrained one.
+CUSTOM_LM_FLOOR = Floor("perplexity_ratio", 0.99)
 # (method, dataset, tier) -> Floor, where a method is expected to differ from its dataset's floor.
 METHOD_FLOORS: dict = {}
 
@@ -268,6 +297,7 @@ class Case:
         gpus: ranks the case runs on: 1 (one process, ``test_finetune``), or N > 1: N
             processes under torchrun, the model sharded with FSDP2 (``test_distributed``;
             one GPU each, or N CPU processes with gloo for cpu cases). Adds ``gpusN`` to the id.
+        kind: a --dataset case's task kind when it is "lm" (a text corpus: floor CUSTOM_LM_FLOOR).
     """
 
     method: str
@@ -281,6 +311,7 @@ class Case:
     model: str = ""
     variant: str = ""
     gpus: int = 1
+    kind: str = ""
 
     def __post_init__(self):
         if not isinstance(self.gpus, int) or self.gpus < 1:
@@ -302,13 +333,14 @@ class Case:
 
     @property
     def floor(self) -> Floor:
-        default = FLOORS.get((self.dataset, self.tier), CUSTOM_FLOOR)
+        default = FLOORS.get((self.dataset, self.tier), CUSTOM_LM_FLOOR if self.kind == "lm" else CUSTOM_FLOOR)
         return METHOD_FLOORS.get((self.method, self.dataset, self.tier), default)
 
     @property
     def marks(self) -> list:
         names = [TIERS[self.tier].marker, self.tier, self.hardware, self.method, self.dataset]
         names += ["multigpu", f"gpus{self.gpus}"] if self.gpus > 1 else []
+        names += ["instruct"] if self.dataset in INSTRUCT_DATASETS else []
         return [getattr(pytest.mark, n) for n in dict.fromkeys(names)]
 
     def get_settings(self) -> dict:
@@ -320,10 +352,35 @@ class Case:
         return {**TIERS[self.tier].options.get(self.method, {}), **self.options}
 
 
-DATASETS = ("sst2", "imdb", "wikitext2")
+INSTRUCT_DATASETS = ("sst2_instruct", "imdb_instruct")  # marker "instruct"
+DATASETS = ("sst2", "imdb", "wikitext2", *INSTRUCT_DATASETS)
+# SparseLoRA on the instruct tasks splits prompt from answer (prompt sparse, answer dense).
+INSTRUCT_OPTIONS = {"sparselora": {"context_aware": True}}
+# The tiny base has read the answer words only as adjectives of its reviews, never after the
+# prompt (fixtures.pretrain.get_corpus), so the adapter must learn to say them there. Measured
+# on this CPU (2026-12-01, seed 0): q/v LoRA at lr 5e-3 reached 0.665 on sst2_instruct, LoRA
+# on every linear layer at lr 1e-2 0.875; on imdb_instruct lr 1e-2 stayed at chance (0.503),
+# lr 3e-3 at rank 16 reached 0.723 (the loss leaves its plateau after ~270 of 375 steps).
+TINY_ALL_LINEAR = {
+    "sst2_instruct": {"target_modules": ("all-linear",), "lr": 1e-2},
+    "imdb_instruct": {"target_modules": ("all-linear",), "lr": 3e-3, "r": 16},
+}
+LORA_FAMILY = ("lora", "qlora", "lora_prune", "sparselora")
+# Pruning half of the adapter set lora_prune back on imdb_instruct: 0.61 at lr 3e-3 (0.637 when
+# pruning every 100 steps), 0.73 at lr 5e-3.
+TINY_INSTRUCT_METHOD = {("lora_prune", "imdb_instruct"): {"lr": 5e-3}}
+
+
+def get_tiny_instruct_options(method: str, dataset: str) -> dict:
+    """A tiny instruct case's option differences (every method but full_ft on every linear layer)."""
+    if method in LORA_FAMILY:
+        return {**TINY_ALL_LINEAR[dataset], **INSTRUCT_OPTIONS.get(method, {}),
+                **TINY_INSTRUCT_METHOD.get((method, dataset), {})}
+    return {"target_modules": ("all-linear",)} if method == "hira" else {}
 
 CASES = [
-    Case(method, dataset, "tiny", hardware)
+    Case(method, dataset, "tiny", hardware,
+         options=get_tiny_instruct_options(method, dataset) if dataset in INSTRUCT_DATASETS else {})
     for hardware in ("cpu", "gpu")
     for dataset in DATASETS
     for method in METHODS
@@ -331,7 +388,8 @@ CASES = [
 
 # Real models on real data: every method x dataset x hardware (opt-in: -m real).
 CASES += [
-    Case(method, dataset, "real", hardware)
+    Case(method, dataset, "real", hardware,
+         options=INSTRUCT_OPTIONS.get(method, {}) if dataset in INSTRUCT_DATASETS else {})
     for hardware in ("cpu", "gpu")
     for dataset in DATASETS
     for method in METHODS
@@ -353,6 +411,7 @@ CASES += [
     for dataset in ("sst2", "wikitext2")
     for method in METHODS
 ]
+CASES += [Case(method, "sst2_instruct", "perf", "gpu", options=INSTRUCT_OPTIONS.get(method, {})) for method in METHODS]
 
 # The scale tier (-m scale): every method x shape on the GPU, gradient checkpointing and fused
 # kernels as second cases at 8B; the CI shape on the CPU (-m "scale and cpu", seconds).
@@ -376,13 +435,15 @@ CASES += [
 ]
 
 # Methods run on a dataset added with --dataset NAME=PATH (real tier, every hardware).
-CUSTOM_METHODS = ("lora", "full_ft")
+CUSTOM_METHODS = tuple(METHODS)
 
 
-def get_custom_cases(names: list[str]) -> list[Case]:
-    """Real-tier cases for datasets added on the command line (floor: CUSTOM_FLOOR)."""
+def get_custom_cases(names: list[str], *, kinds: dict | None = None) -> list[Case]:
+    """Real-tier cases for datasets added on the command line (floor: CUSTOM_FLOOR, or
+    CUSTOM_LM_FLOOR where ``kinds`` says a name is a text corpus, "lm")."""
+    kinds = kinds or {}
     return [
-        Case(method, name, "real", hardware)
+        Case(method, name, "real", hardware, kind="lm" if kinds.get(name) == "lm" else "")
         for hardware in ("cpu", "gpu")
         for name in names
         for method in CUSTOM_METHODS

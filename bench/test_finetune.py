@@ -16,7 +16,7 @@ import torch
 
 from bench.matrix import CASES, TIERS, get_custom_cases
 from fixtures.cases import build_run, get_footprint, get_settings, set_seed
-from fixtures.datasets import DataError, DataUnavailable
+from fixtures.datasets import DataError, DataUnavailable, get_custom_kind
 from fixtures.flops import get_mfu, get_peak_flops
 from fixtures.hardware import get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.measure import PeakMemory, release
@@ -37,7 +37,8 @@ def pytest_generate_tests(metafunc):
     if "case" not in metafunc.fixturenames:
         return
     options = metafunc.config.stash[RUN_OPTIONS]
-    cases = CASES + get_custom_cases(list(options["datasets"]))
+    kinds = {name: get_custom_kind(path) for name, path in options["datasets"].items()}
+    cases = CASES + get_custom_cases(list(options["datasets"]), kinds=kinds)
     for c in cases:
         check_floor(c.floor.metric, c.floor.value, where=c.id)
     cases = [dataclasses.replace(c, seed=s) for c in cases for s in options["seeds"]]
@@ -113,7 +114,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                           settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol)
             precision = functools.partial(make_autocast, device, run.settings.autocast)  # eval as trained
             with precision():
-                before = run.workload.evaluate(run.model, device=device) if run.task.kind == "lm" else {}
+                zero_shot = run.task.kind in ("lm", "instruct")  # a causal LM scores before training too
+                before = run.workload.evaluate(run.model, device=device) if zero_shot else {}
             result = train(
                 run.model, run.workload.batches(seed=case.seed, device=device),
                 method=run.method, cfg=run.cfg, settings=run.settings,
@@ -167,6 +169,9 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     if case.floor.metric == "loss_decrease":  # random weights: the floor is that training works
         quality.update(get_loss_decrease(result.loss_curve, result.steps))
     cost_only = run.workload.protocol.get("weights") == COST_ONLY
+    if run.task.kind == "instruct":
+        quality["accuracy_zero_shot"] = before["accuracy"]
+        quality["f1_zero_shot"] = before["f1"]
     measured = quality[case.floor.metric]
     passed = case.floor.passes(measured)
     record.update(

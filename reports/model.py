@@ -86,6 +86,23 @@ class Failure:
 
 
 @dataclass
+class ClassTable:
+    """Per-class results of one method group on a dataset of more than two classes.
+
+    Args:
+        title: the group (method, model, hardware, tier) and its seeds.
+        rows: (class name, precision %, recall %, F1 %, support) as text, means over seeds.
+        names: class names in id order (the confusion matrix's row and column headers).
+        matrix: per true class, (count, heat 0..1) per predicted class, counts summed over seeds.
+    """
+
+    title: str
+    rows: list
+    names: list
+    matrix: list
+
+
+@dataclass
 class DatasetSection:
     """Everything about one dataset.
 
@@ -99,6 +116,7 @@ class DatasetSection:
         protocol: (key, value) pairs of the evaluation protocol.
         context: what all rows share (model, hardware, tier), as one line.
         configs: (method, model, method config JSON, train settings JSON) per distinct combination.
+        class_tables: per-class results and confusion matrices (datasets of more than two classes).
     """
 
     name: str
@@ -111,6 +129,7 @@ class DatasetSection:
     protocol: list = field(default_factory=list)
     context: str = ""
     configs: list = field(default_factory=list)
+    class_tables: list = field(default_factory=list)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from collections import defaultdict
 
 from reports import fmt, plots, provenance, ranks
 from reports.load import Row
-from reports.model import Cell, Column, DatasetSection, Failure, MethodRow, ReportModel
+from reports.model import Cell, ClassTable, Column, DatasetSection, Failure, MethodRow, ReportModel
 from reports.scale import make_scale_section
 from reports.stats import mcnemar_test, summarize_values, welch_t_test
 from reports.verdict import get_verdicts, is_cost_only
@@ -42,7 +42,7 @@ def make_quality_cell(rows: list[Row], metric: str) -> Cell:
     """Mean ± 95% CI half-width over seeds, or the single value with a plain "no interval" note."""
     if rows and all(map(is_cost_only, rows)):
         return Cell("cost only", note="random-init weights: the loss measures no quality")
-    scale = QUALITY[metric][3]
+    scale = QUALITY[metric][3] if metric in QUALITY else 100.0  # f1, zero-shot accuracy: percent
     values = [r.extra.get(metric) for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
     s = summarize_values([v * scale for v in values])
     if s is None:
@@ -100,6 +100,8 @@ def get_columns(metric: str) -> list[Column]:
     label, unit, better, _ = QUALITY[metric]
     cols = [
         Column("quality", f"{label}{f' ({unit})' if unit else ''} ± 95% CI", better),
+        *([Column("f1", "Macro-F1 (%) ± 95% CI", "high"), Column("zero_shot", "Zero-shot accuracy (%)", None)]
+          if metric == "accuracy" else []),
         Column("floor", "Floor", None),
         Column("vs_ref", "vs LoRA (two-sided)", None),
         Column("params", "Trainable params (count, % of total)", "low"),
@@ -134,6 +136,8 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
         vs = make_compare_cell(rows, ref, metric)
     cells = {
         "quality": make_quality_cell(rows, metric),
+        "f1": make_quality_cell(rows, "f1"),
+        "zero_shot": make_quality_cell(rows, "accuracy_zero_shot"),
         "floor": make_floor_cell(rows),
         "vs_ref": vs,
         "params": make_params_cell(rows),
@@ -230,7 +234,7 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
     mark_best(columns, method_rows)
     # Columns with no value anywhere (e.g. GPU memory on a CPU-only run) stay, showing dashes,
     # except sparsity columns, which only mean something for sparse methods.
-    for key in ("wsparse", "csparse"):
+    for key in ("wsparse", "csparse", "f1", "zero_shot"):
         if all(not fmt.is_num(r.cells[key].value) for r in method_rows):
             columns = [c for c in columns if c.key != key]
     if not ranks.is_shown(rows):  # every case ran as one process
@@ -243,6 +247,7 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         context=" · ".join(f"{label}: {', '.join(sorted({g[i] for g in groups}))}"
                            for label, i in (("model", 2), ("hardware", 3), ("tier", 4))),
         configs=get_configs([groups[g] for g in ordered]),
+        class_tables=[t for g in ordered if (t := make_class_table(groups[g])) is not None],
     )
     if with_plots:
         # random-init (cost-only) runs have no quality to plot; the scale section shows their cost
@@ -250,6 +255,27 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         section.plots = plots.make_dataset_plots(with_quality, metric=metric,
                                                  quality=QUALITY[metric]) if with_quality else []
     return section
+
+
+def make_class_table(rows: list[Row]) -> ClassTable | None:
+    """Per-class precision/recall/F1/support (means over seeds) and the confusion matrix (summed
+    over seeds) of one group, where its runs recorded them (more than two classes)."""
+    runs = [r for r in rows if r.measured and r.extra.get("per_class") and r.extra.get("confusion_matrix")]
+    if not runs:
+        return None
+    names = [str(n) for n in runs[0].extra.get("label_names") or [c["name"] for c in runs[0].extra["per_class"]]]
+    table = []
+    for i, name in enumerate(names):
+        entries = [r.extra["per_class"][i] for r in runs if len(r.extra["per_class"]) > i]
+        mean = {k: sum(e[k] for e in entries) / len(entries) for k in ("precision", "recall", "f1")}
+        table.append((name, *(f"{100 * mean[k]:.1f}" for k in ("precision", "recall", "f1")), str(entries[0]["support"])))
+    size = len(names)
+    counts = [[sum(r.extra["confusion_matrix"][i][j] for r in runs) for j in range(size)] for i in range(size)]
+    matrix = [[(c, c / max(1, sum(row))) for c in row] for row in counts]
+    first = rows[0]
+    seeds = ", ".join(str(s) for s in sorted({r.seed for r in runs if r.seed is not None}))
+    title = f"{first.method} · {first.model} · {first.hardware} / {first.tier} (seeds {seeds or '?'})"
+    return ClassTable(title, table, names, matrix)
 
 
 def get_failure_detail(row: Row) -> str:

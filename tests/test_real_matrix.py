@@ -40,6 +40,6 @@ def test_floor_direction(metric, value, measured, ok):
 def test_custom_dataset_cases():
     cases = get_custom_cases(["topics"])
     assert {c.id for c in cases} == {
-        f"{m}-topics-real-{h}-seed0" for m in ("lora", "full_ft") for h in ("cpu", "gpu")
+        f"{m}-topics-real-{h}-seed0" for m in METHODS for h in ("cpu", "gpu")
     }
     assert all(c.floor == CUSTOM_FLOOR for c in cases)

@@ -167,11 +167,12 @@ def test_perf_tier_is_gpu_only_and_states_its_precision_per_method():
     from fixtures.cases import get_settings
 
     perf = [c for c in CASES if c.tier == "perf"]
-    assert {c.hardware for c in perf} == {"gpu"} and {c.dataset for c in perf} == {"sst2", "wikitext2"}
+    assert {c.hardware for c in perf} == {"gpu"} and {c.dataset for c in perf} == {"sst2", "wikitext2", "sst2_instruct"}
     for case in perf:
         settings = get_settings(case, {})  # every perf case is a valid TrainSettings
-        # SparseLoRA runs eagerly (its selection does not compile well), every other method with CUDA graphs
-        assert settings.compile == ("" if case.method == "sparselora" else "reduce-overhead")
+        # SparseLoRA and the instruct task run eagerly, every other case with CUDA graphs
+        eager = case.method == "sparselora" or case.dataset == "sst2_instruct"
+        assert settings.compile == ("" if eager else "reduce-overhead")
         if case.dataset == "wikitext2":
             mixed = case.method in ("full_ft", "qlora")
             assert settings.loss_chunk > 0 and settings.dtype == "bf16"
