@@ -15,6 +15,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 
 from reports import fmt  # noqa: E402
 from reports.load import Row  # noqa: E402
+from reports.memory import get_case_rss  # noqa: E402
 from reports.model import Plot  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors
@@ -143,6 +144,7 @@ def make_layer_sparsity(groups: list[list[Row]], *, name: str) -> Plot | None:
 
 
 def make_memory_bars(groups: list[list[Row]], *, name: str) -> Plot | None:
+    """Peak GPU memory and the case's CPU RSS increase, each on its own axis (two panels)."""
     def mean(rows, get):
         vals = [v for v in map(get, rows) if fmt.is_num(v)]
         return sum(vals) / len(vals) / 2**20 if vals else 0.0
@@ -150,29 +152,31 @@ def make_memory_bars(groups: list[list[Row]], *, name: str) -> Plot | None:
     multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
     labels = [get_label(rows, multi) for rows in groups]
     gpu = [mean(rows, lambda r: r.peak_gpu) for rows in groups]
-    rss = [mean(rows, lambda r: r.extra.get("peak_cpu_rss_bytes")) for rows in groups]
-    if not any(gpu) and not any(rss):
+    rss = [mean(rows, get_case_rss) for rows in groups]
+    panels = [(v, lab) for v, lab in ((gpu, "Peak GPU memory (MiB)"), (rss, "CPU RSS increase (MiB)")) if any(v)]
+    if not panels:
         return None
-    bars = [(v, lab) for v, lab in ((gpu, "Peak GPU memory"), (rss, "Peak CPU RSS")) if any(v)]
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(4.6, 0.5 + 0.45 * len(labels) * len(bars)))
-        height = 0.8 / len(bars)
-        for i, (values, lab) in enumerate(bars):
-            ax.barh([j + i * height for j in range(len(labels))], values, height, label=lab, color=COLORS[i])
-        ax.set_yticks([j + height * (len(bars) - 1) / 2 for j in range(len(labels))], labels)
-        ax.invert_yaxis()
-        ax.set_xlabel("MiB")
-        ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.2 + 2.6 * len(panels), 0.6 + 0.35 * len(labels)),
+                                 sharey=True, squeeze=False)
+        for i, (ax, (values, lab)) in enumerate(zip(axes[0], panels)):
+            ax.barh(range(len(labels)), values, 0.7, color=COLORS[i])
+            ax.set_xlabel(lab)
+            ax.grid(alpha=0.3, axis="x")
+        axes[0][0].set_yticks(range(len(labels)), labels)
+        axes[0][0].invert_yaxis()
         svg = get_svg(fig, name)
-    return Plot(title="Peak memory", svg=svg, caption="Mean over seeds. CPU RSS is the whole process's.")
+    return Plot(title="Memory", svg=svg,
+                caption="Mean over seeds, one axis per kind of memory. CPU: the case's own increase of the "
+                        "process's RSS (peak minus its start), not the process peak, which compounds over cases.")
 
 
 def make_dataset_plots(groups: list[list[Row]], *, metric: str, quality: tuple) -> list[Plot]:
     """All figures for one dataset, in display order; figures without data are left out."""
     ds = groups[0][0].dataset
     has_gpu = all(fmt.is_num(r.peak_gpu) for rows in groups for r in rows)
-    memory = (lambda r: r.peak_gpu) if has_gpu else (lambda r: r.extra.get("peak_cpu_rss_bytes"))
-    mem_label = "Peak GPU memory (MiB)" if has_gpu else "Peak CPU RSS (MiB)"
+    memory = (lambda r: r.peak_gpu) if has_gpu else get_case_rss
+    mem_label = "Peak GPU memory (MiB)" if has_gpu else "CPU RSS increase (MiB)"
     plots = [
         make_tradeoff(groups, cost=lambda r: r.extra.get("trainable_params"), xlabel="Trainable parameters",
                       metric=metric, quality=quality, name=f"{ds}-params", logx=True),

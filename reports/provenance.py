@@ -12,7 +12,7 @@ FLAT_COLUMNS = (
     "train_seconds", "train_steps", "step_seconds_p50", "step_seconds_p90",
     "inference_median_s", "inference_mean_s", "inference_stddev_s", "inference_rounds", "inference_batch_size",
     "peak_gpu_allocated_bytes", "peak_gpu_reserved_bytes", "peak_gpu_nvml_bytes",
-    "peak_cpu_rss_bytes", "cpu_rss_start_bytes",
+    "case_cpu_rss_bytes", "peak_cpu_rss_bytes", "cpu_rss_start_bytes",
     "trainable_params", "total_params", "trainable_percent", "adapter_bytes",
     "weight_sparsity", "adapter_weight_sparsity", "target_sparsity",
     "compute_sparsity", "channel_sparsity_ffn", "channel_sparsity_attn", "dense_steps",

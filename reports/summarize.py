@@ -5,6 +5,7 @@ from collections import defaultdict
 
 from reports import fmt, plots, provenance
 from reports.load import Row
+from reports.memory import get_case_rss
 from reports.model import Cell, Column, DatasetSection, Failure, MethodRow, ReportModel
 from reports.stats import mcnemar_test, summarize_values, welch_t_test
 
@@ -106,7 +107,7 @@ def get_columns(metric: str) -> list[Column]:
         Column("mfu", "MFU (% of bf16 peak)", "high"),
         Column("infer", "Inference latency median (ms / batch)", "low"),
         Column("gpu", "Peak GPU memory (MiB)", "low"),
-        Column("rss", "Peak CPU RSS (MiB)", "low"),
+        Column("rss", "CPU RSS increase (MiB, peak − case start)", "low"),
         Column("wsparse", "Weight sparsity (% adapter zeros)", None),
         Column("csparse", "Compute sparsity (% base FLOPs skipped)", None),
     ]
@@ -140,7 +141,8 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
                     note="counted FLOPs of a step per second over the GPU's dense bf16 datasheet peak"),
         "infer": Cell(fmt.get_ms(infer), infer, note=f"batch size {batch}" if batch else ""),
         "gpu": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.peak_gpu)), v),
-        "rss": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.extra.get("peak_cpu_rss_bytes"))), v),
+        "rss": Cell(fmt.get_mib(v := get_mean(rows, get_case_rss)), v,
+                    note=f"process peak {fmt.get_mib(get_mean(rows, lambda r: r.extra.get('peak_cpu_rss_bytes')))} MiB"),
         "wsparse": Cell(fmt.get_percent(v := get_mean(rows, lambda r: r.extra.get("weight_sparsity"))), v),
         "csparse": Cell(fmt.get_percent(csparse), csparse,
                         note=f"{get_mean(rows, lambda r: r.extra.get('dense_steps')) or 0:.0f} dense steps"

@@ -1,0 +1,77 @@
+"""The report on a user's dataset: protocols kept apart, floors shown right, memory per case, small fixes."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from fixtures.measure import PeakMemory
+from reports import plots
+from reports.load import load
+from reports.summarize import summarize
+
+MiB = 2**20
+
+
+def make_entry(method, seed=0, *, dataset="reviews6", acc=0.8, protocol=None, settings=None, **extra):
+    """One benchmark entry of a --dataset run, as the suite writes it (numbers made up)."""
+    case_id = f"{method}-{dataset}-real-cpu-seed{seed}"
+    info = {
+        "case_id": case_id, "method": method, "dataset": dataset, "tier": "real", "hardware": "cpu",
+        "seed": seed, "model": "tiny-bert", "status": "passed", "accuracy": acc,
+        "floor_metric": "accuracy_over_majority", "floor_value": 0.01,
+        "protocol": {"source": "local", "n_train": 600, "n_eval": 120, "max_length": 64, **(protocol or {})},
+        "settings": {"epochs": 1, "batch_size": 32, "limit_train": 0, **(settings or {})},
+        "config": {"r": 8, "lr": 1e-3} if method == "lora" else {"lr": 1e-3},
+        "peak_cpu_rss_bytes": 900 * MiB, "cpu_rss_start_bytes": 800 * MiB, "case_cpu_rss_bytes": 100 * MiB,
+        "trainable_params": 1000 if method == "lora" else 100000, "adapter_bytes": 4000,
+        **extra,
+    }
+    return {"group": None, "name": f"test_finetune[{case_id}]", "fullname": f"bench/test_finetune.py::"
+            f"test_finetune[{case_id}]", "params": None, "param": None, "extra_info": info, "options": {},
+            "stats": {"median": 0.01, "rounds": 5}}
+
+
+def write_run(path: Path, entries, machine_info=None) -> Path:
+    path.write_text(json.dumps({"machine_info": {"node": "box", **(machine_info or {})}, "commit_info": {},
+                                "benchmarks": entries, "datetime": "2026-12-01T22:00:00", "version": "5.1.0"}))
+    return path
+
+
+def get_section(model, name="reviews6"):
+    return next(d for d in model.datasets if d.name == name)
+
+
+def test_a_case_records_its_own_cpu_memory_increase():
+    with PeakMemory(torch.device("cpu"), interval=0.005) as first:
+        block = bytearray(64 * MiB)
+        block[::4096] = b"x" * len(block[::4096])  # touch every page
+    with PeakMemory(torch.device("cpu"), interval=0.005):
+        pass
+    r = first.result
+    assert r["case_cpu_rss_bytes"] == r["peak_cpu_rss_bytes"] - r["cpu_rss_start_bytes"]
+    assert r["case_cpu_rss_bytes"] >= 48 * MiB  # the block, seen by the sampler
+    del block
+
+
+def test_the_report_shows_the_case_increase_not_the_process_peak(tmp_path):
+    run = write_run(tmp_path / "run.json", [make_entry("lora"), make_entry("full_ft", case_cpu_rss_bytes=300 * MiB)])
+    section = get_section(summarize(load([run]), with_plots=False))
+    rss = {r.method: r.cells["rss"] for r in section.rows}
+    assert rss["lora"].text == "100.0" and rss["full_ft"].text == "300.0"
+    assert "process peak 900.0 MiB" in rss["lora"].note
+    # older files without the key: peak minus start
+    old = make_entry("lora")
+    del old["extra_info"]["case_cpu_rss_bytes"]
+    run = write_run(tmp_path / "old.json", [old])
+    assert get_section(summarize(load([run]), with_plots=False)).rows[0].cells["rss"].text == "100.0"
+
+
+def test_gpu_and_cpu_memory_are_on_separate_axes(tmp_path):
+    run = write_run(tmp_path / "run.json", [make_entry("lora", peak_gpu_allocated_bytes=2000 * MiB),
+                                            make_entry("full_ft", peak_gpu_allocated_bytes=4000 * MiB)])
+    rows = load([run])
+    plot = plots.make_memory_bars([[rows[0]], [rows[1]]], name="mem")
+    assert plot.svg.count('id="axes_') == 2  # one panel per kind of memory
+    assert "Peak GPU memory (MiB)" in plot.svg and "CPU RSS increase (MiB)" in plot.svg
