@@ -3,6 +3,7 @@
 import pytest
 
 from fixtures.claims import run_claimed
+from fixtures.custom_floor import DEFAULT_MARGIN
 from fixtures.hardware import probe
 from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
 from fixtures.provenance import get_git_commit, get_portable, get_versions
@@ -29,6 +30,9 @@ def pytest_addoption(parser):
     group.addoption("--dataset", action="append", default=[], metavar="NAME=PATH",
                     help="add a local text-classification dataset (folder with train + validation/test "
                          "files, columns text|sentence,label); runs lora and full_ft on it (repeatable)")
+    group.addoption("--custom-floor-margin", type=float, default=DEFAULT_MARGIN, metavar="FRACTION",
+                    help="a --dataset case fails its floor more than this below the LoRA case of the same "
+                         "dataset and seed (else the best method run before it); default %(default)s = 5 points")
     group.addoption("--limit-train", type=int, default=None, metavar="N",
                     help="real data: train on at most N examples (seeded shuffle; LM: first N lines)")
     group.addoption("--limit-eval", type=int, default=None, metavar="N",

@@ -51,15 +51,35 @@ def make_quality_cell(rows: list[Row], metric: str) -> Cell:
                 f"[{s.ci_low:.2f}, {s.ci_high:.2f}]")
 
 
+def is_higher_better(metric: str) -> bool:
+    """Accuracy-like metrics (accuracy, accuracy_over_majority, f1, ...) are better high; perplexities low."""
+    return metric.startswith("accuracy") or metric in ("f1", "precision", "recall")
+
+
+def get_relative_floor(row: Row) -> str:
+    """The relative floor of a --dataset case as text ("" for a case without one)."""
+    e = row.extra
+    if e.get("floor_source") == "majority":
+        return "no reference run before it: majority-class floor only"
+    if not fmt.is_num(e.get("floor_relative_accuracy")):
+        return ""
+    source = "LoRA" if e.get("floor_source") == "lora" else "best method run before it"
+    return (f"accuracy ≥ {e['floor_relative_accuracy']:.4f} = {source} {e.get('floor_reference_case')} "
+            f"{e.get('floor_reference_accuracy', 0):.4f} − margin {e.get('floor_margin')}")
+
+
 def make_floor_cell(rows: list[Row]) -> Cell:
     passed = sum(r.status == "passed" for r in rows)
     statuses = defaultdict(int)
     for r in rows:
         statuses[r.status] += 1
     note = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+    relative = "; ".join(dict.fromkeys(t for t in map(get_relative_floor, rows) if t))
+    if relative:
+        note = f"{relative}; {note}"
     floor = next((r for r in rows if r.extra.get("floor_metric")), None)
     if floor is not None:
-        cmp = "≥" if floor.extra["floor_metric"] == "accuracy" else "≤"
+        cmp = "≥" if is_higher_better(floor.extra["floor_metric"]) else "≤"
         note = f"floor {floor.extra['floor_metric']} {cmp} {floor.extra.get('floor_value')}; {note}"
     flag = "ok" if passed == len(rows) else "fail"
     return Cell(f"{passed}/{len(rows)} pass", passed / len(rows), note=note, flag=flag)
@@ -244,6 +264,9 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
 
 def get_failure_detail(row: Row) -> str:
     metric = row.extra.get("floor_metric")
+    if row.status == "failed_floor" and row.extra.get("floor_relative_passed") is False:
+        return (f"accuracy {fmt.get_number(row.extra.get('accuracy'), 4)} misses the relative floor: "
+                f"{get_relative_floor(row)}")
     if row.status == "failed_floor" and metric:
         value = row.extra.get(metric)
         return f"{metric} {fmt.get_number(value, 4)} misses floor {row.extra.get('floor_value')}"

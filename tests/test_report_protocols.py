@@ -75,3 +75,21 @@ def test_gpu_and_cpu_memory_are_on_separate_axes(tmp_path):
     plot = plots.make_memory_bars([[rows[0]], [rows[1]]], name="mem")
     assert plot.svg.count('id="axes_') == 2  # one panel per kind of memory
     assert "Peak GPU memory (MiB)" in plot.svg and "CPU RSS increase (MiB)" in plot.svg
+
+
+def test_the_floor_tooltip_shows_the_bound_with_its_sign_and_the_reference(tmp_path):
+    ref = "lora-reviews6-real-cpu-seed0"
+    run = write_run(tmp_path / "run.json", [
+        make_entry("lora", acc=0.86, floor_source="majority", floor_margin=0.05),
+        make_entry("full_ft", acc=0.58, status="failed_floor", floor_source="lora", floor_reference_case=ref,
+                   floor_reference_accuracy=0.86, floor_margin=0.05, floor_relative_accuracy=0.81,
+                   floor_relative_passed=False),
+    ])
+    model = summarize(load([run]), with_plots=False)
+    floors = {r.method: r.cells["floor"] for r in get_section(model).rows}
+    assert floors["lora"].note.startswith("floor accuracy_over_majority ≥ 0.01")
+    assert "majority-class floor only" in floors["lora"].note
+    assert f"accuracy ≥ 0.8100 = LoRA {ref} 0.8600 − margin 0.05" in floors["full_ft"].note
+    assert floors["full_ft"].text == "0/1 pass" and floors["full_ft"].flag == "fail"
+    failure = next(f for f in model.failures if f.case_id.startswith("full_ft"))
+    assert "misses the relative floor" in failure.detail and ref in failure.detail
