@@ -5,7 +5,7 @@ import pytest
 from fixtures.claims import run_claimed
 from fixtures.custom_floor import DEFAULT_MARGIN
 from fixtures.hardware import probe
-from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
+from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_recorded_options, get_run_options
 from fixtures.provenance import get_git_commit, get_portable, get_versions
 from fixtures.results_files import keep_untimed_cases, make_results_atomic
 from fixtures.tasks import TASKS
@@ -127,4 +127,5 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         cpu_count=hw.cpu_count,
         packages=get_versions(),
         git_commit=get_git_commit(str(config.rootpath)),
+        run_options=get_recorded_options(config),  # the report's re-run command
     )

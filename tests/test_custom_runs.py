@@ -70,3 +70,40 @@ def test_without_lora_the_best_method_run_before_is_the_reference():
     ok, fields = custom_floor.judge(accuracies, make_case("qlora"), 0.80, margin=0.05)
     assert not ok and fields["floor_source"] == "best_earlier"
     assert fields["floor_reference_case"] == "full_ft-reviews6-real-cpu-seed0"
+
+
+def test_the_rerun_command_selects_the_same_cases(tmp_path):
+    """The report's command, run with --collect-only, collects exactly the cases of the results."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from reports.load import load
+    from reports.provenance import get_command
+
+    folder = tmp_path / "my data"  # a space: the command must quote it
+    folder.mkdir()
+    (folder / "train.tsv").write_text("text\tlabel\na\t0\nb\t1\nc\t2\n")
+    (folder / "validation.tsv").write_text("text\tlabel\na\t0\nb\t1\n")
+    ids = [f"{m}-reviews6-real-cpu-seed{s}" for m in ("lora", "full_ft") for s in (0, 2)]
+    options = {"dataset": [f"reviews6={folder}"], "data_dir": str(tmp_path), "model": ["reviews6=tiny-bert"],
+               "set": ["train.epochs=2", "lora.r=4"], "limit_train": 50, "limit_eval": None, "seeds": "0,2",
+               "custom_floor_margin": 0.1}
+    benchmarks = [{"name": f"test_finetune[{i}]", "extra_info": {
+        "case_id": i, "method": i.split("-")[0], "dataset": "reviews6", "tier": "real", "hardware": "cpu",
+        "seed": int(i[-1]), "status": "passed"}} for i in ids]
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"machine_info": {"run_options": options}, "benchmarks": benchmarks}))
+    lines = [line for line in get_command(load([path])) if line.startswith("Re-run these cases: ")]
+    assert len(lines) == 1
+    args = shlex.split(lines[0].removeprefix("Re-run these cases: "))
+    for flag in ("--dataset", "--data-dir", "--model", "--set", "--limit-train", "--seeds", "--custom-floor-margin"):
+        assert flag in args
+    assert args[:2] == ["pytest", "bench"]
+    proc = subprocess.run([sys.executable, "-m", *args, "--collect-only", "-q", "-p", "no:cacheprovider"],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    collected = sorted(line.split("[", 1)[1].rstrip("]") for line in proc.stdout.splitlines() if "::" in line)
+    assert collected == sorted(ids)
