@@ -48,13 +48,15 @@ def get_pareto(points: list[tuple[float, float]], *, higher_is_better: bool) -> 
     return frontier
 
 
-def get_label(rows: list[Row], multi: bool) -> str:
+def get_label(rows: list[Row], multi: bool, protocol: str = "") -> str:
+    """A group's legend entry; ``protocol`` (what sets its protocol apart) is appended when given."""
     r = rows[0]
-    return f"{r.method} ({r.model}, {r.hardware})" if multi else r.method
+    label = f"{r.method} ({r.model}, {r.hardware})" if multi else r.method
+    return f"{label} [{protocol}]" if protocol else label
 
 
 def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, quality: tuple,
-                  name: str, logx: bool = False) -> Plot | None:
+                  name: str, logx: bool = False, protocols: list[str] | None = None) -> Plot | None:
     """Quality against one cost per method group (mean over seeds, CI as error bar), frontier drawn."""
     label, unit, better, scale = quality
     multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
@@ -65,7 +67,7 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
         if ys and xs:
             y = sum(ys) / len(ys)
             spread = (max(ys) - min(ys)) / 2 if len(ys) > 1 else 0.0
-            points.append((get_label(rows, multi), sum(xs) / len(xs), y, spread, COLORS[i % len(COLORS)]))
+            points.append((get_label(rows, multi, (protocols or [""] * len(groups))[i]), sum(xs) / len(xs), y, spread, COLORS[i % len(COLORS)]))
     if not points:
         return None
     with plt.rc_context(RC):
@@ -91,7 +93,7 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
                         "frontier (no other method is both cheaper and better).")
 
 
-def make_loss_curves(groups: list[list[Row]], *, name: str) -> Plot | None:
+def make_loss_curves(groups: list[list[Row]], *, name: str, protocols: list[str] | None = None) -> Plot | None:
     multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
@@ -102,7 +104,7 @@ def make_loss_curves(groups: list[list[Row]], *, name: str) -> Plot | None:
                 curve = [p for p in (r.extra.get("loss_curve") or []) if len(p) == 2 and all(map(fmt.is_num, p))]
                 if curve:
                     ax.plot(*zip(*curve), color=color, linewidth=1.2, alpha=0.85,
-                            label=get_label(rows, multi) if j == 0 else None)
+                            label=get_label(rows, multi, (protocols or [""] * len(groups))[i]) if j == 0 else None)
                     drawn = True
         if not drawn:
             plt.close(fig)
@@ -143,14 +145,14 @@ def make_layer_sparsity(groups: list[list[Row]], *, name: str) -> Plot | None:
                 caption="Fraction of the base model's FLOPs skipped in each layer (not weight zeros).")
 
 
-def make_memory_bars(groups: list[list[Row]], *, name: str) -> Plot | None:
+def make_memory_bars(groups: list[list[Row]], *, name: str, protocols: list[str] | None = None) -> Plot | None:
     """Peak GPU memory and the case's CPU RSS increase, each on its own axis (two panels)."""
     def mean(rows, get):
         vals = [v for v in map(get, rows) if fmt.is_num(v)]
         return sum(vals) / len(vals) / 2**20 if vals else 0.0
 
     multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
-    labels = [get_label(rows, multi) for rows in groups]
+    labels = [get_label(rows, multi, p) for rows, p in zip(groups, protocols or [""] * len(groups))]
     gpu = [mean(rows, lambda r: r.peak_gpu) for rows in groups]
     rss = [mean(rows, get_case_rss) for rows in groups]
     panels = [(v, lab) for v, lab in ((gpu, "Peak GPU memory (MiB)"), (rss, "CPU RSS increase (MiB)")) if any(v)]
@@ -171,21 +173,23 @@ def make_memory_bars(groups: list[list[Row]], *, name: str) -> Plot | None:
                         "process's RSS (peak minus its start), not the process peak, which compounds over cases.")
 
 
-def make_dataset_plots(groups: list[list[Row]], *, metric: str, quality: tuple) -> list[Plot]:
-    """All figures for one dataset, in display order; figures without data are left out."""
+def make_dataset_plots(groups: list[list[Row]], *, metric: str, quality: tuple,
+                       protocols: list[str] | None = None) -> list[Plot]:
+    """All figures for one dataset, in display order; figures without data are left out.
+    ``protocols``: per group, what sets its protocol apart (shown in the legends)."""
     ds = groups[0][0].dataset
     has_gpu = all(fmt.is_num(r.peak_gpu) for rows in groups for r in rows)
     memory = (lambda r: r.peak_gpu) if has_gpu else get_case_rss
     mem_label = "Peak GPU memory (MiB)" if has_gpu else "CPU RSS increase (MiB)"
     plots = [
         make_tradeoff(groups, cost=lambda r: r.extra.get("trainable_params"), xlabel="Trainable parameters",
-                      metric=metric, quality=quality, name=f"{ds}-params", logx=True),
+                      metric=metric, quality=quality, name=f"{ds}-params", logx=True, protocols=protocols),
         make_tradeoff(groups, cost=lambda r: r.extra.get("train_seconds"), xlabel="Train time (s)",
-                      metric=metric, quality=quality, name=f"{ds}-time"),
+                      metric=metric, quality=quality, name=f"{ds}-time", protocols=protocols),
         make_tradeoff(groups, cost=lambda r: (m / 2**20 if fmt.is_num(m := memory(r)) else None), xlabel=mem_label,
-                      metric=metric, quality=quality, name=f"{ds}-memory"),
-        make_loss_curves(groups, name=f"{ds}-loss"),
+                      metric=metric, quality=quality, name=f"{ds}-memory", protocols=protocols),
+        make_loss_curves(groups, name=f"{ds}-loss", protocols=protocols),
         make_layer_sparsity(groups, name=f"{ds}-layers"),
-        make_memory_bars(groups, name=f"{ds}-membars"),
+        make_memory_bars(groups, name=f"{ds}-membars", protocols=protocols),
     ]
     return [p for p in plots if p is not None]

@@ -3,7 +3,7 @@
 import json
 from collections import defaultdict
 
-from reports import fmt, plots, provenance
+from reports import fmt, plots, protocols, provenance
 from reports.load import Row
 from reports.memory import get_case_rss
 from reports.model import Cell, Column, DatasetSection, Failure, MethodRow, ReportModel
@@ -141,7 +141,7 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
     batch = next((r.extra.get("inference_batch_size") for r in rows if r.extra.get("inference_batch_size")), None)
     csparse = get_mean(rows, lambda r: r.extra.get("compute_sparsity"))
     if ref is None:
-        vs = Cell("no LoRA run", note="no LoRA group with the same model, hardware and tier")
+        vs = Cell("no LoRA run", note="no LoRA group with the same model, hardware, tier and protocol")
     elif ref is rows:
         vs = Cell("reference")
     else:
@@ -168,8 +168,9 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
                         note=f"{get_mean(rows, lambda r: r.extra.get('dense_steps')) or 0:.0f} dense steps"
                         if fmt.is_num(csparse) else ""),
     }
-    return MethodRow(first.method, first.model, first.hardware, first.tier,
-                     ", ".join(map(str, seeds)) or "?", cells)
+    count = f"{len(seeds)}" + (f" ({len(rows)} runs)" if len(rows) > len(seeds) else "") if seeds else "?"
+    return MethodRow(first.method, first.model, first.hardware, first.tier, count, cells,
+                     seed_ids="seeds " + ", ".join(map(str, seeds)) if seeds else "seeds unknown")
 
 
 def mark_best(columns: list[Column], rows: list[MethodRow]) -> None:
@@ -235,12 +236,22 @@ def get_configs(groups: list[list[Row]]) -> list[tuple[str, str, str, str]]:
 def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSection:
     metric = get_quality_metric(rows)
     groups: dict = defaultdict(list)
-    for r in rows:
-        groups[r.group].append(r)
-    refs = {g[2:]: members for g, members in groups.items() if g[1] == REFERENCE_METHOD}
+    for r in rows:  # seeds of one cell: same method, model, hardware, tier and protocol
+        groups[(*r.group, protocols.get_key(r))].append(r)
+    labels = protocols.get_labels(groups)
+
+    def get_ref_key(g):  # the LoRA group to compare with: same model, hardware, tier and data protocol
+        return (*g[2:5], protocols.get_key(groups[g][0], with_config=False))
+
+    refs = {}
+    for g in groups:
+        if g[1] == REFERENCE_METHOD:
+            refs.setdefault(get_ref_key(g), groups[g])
     columns = get_columns(metric)
-    ordered = sorted(groups, key=lambda g: (g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4]))
-    method_rows = [make_method_row(groups[g], refs.get(g[2:]), metric) for g in ordered]
+    ordered = sorted(groups, key=lambda g: (labels[g], g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4]))
+    method_rows = [make_method_row(groups[g], refs.get(get_ref_key(g)), metric) for g in ordered]
+    for g, row in zip(ordered, method_rows):
+        row.protocol = labels[g]
     mark_best(columns, method_rows)
     # Columns with no value anywhere (e.g. GPU memory on a CPU-only run) stay, showing dashes,
     # except sparsity columns, which only mean something for sparse methods.
@@ -251,14 +262,18 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         name=name, columns=columns, rows=method_rows,
         show_model=len({g[2] for g in groups}) > 1,
         show_hardware=len({(g[3], g[4]) for g in groups}) > 1,
-        notes=get_notes(groups, metric), protocol=get_protocol(rows),
+        notes=get_notes(groups, metric) + (["Runs whose protocols differ (data limits, splits, model, "
+                                             "settings or config; see the Protocol column) are separate rows: "
+                                             "seeds are merged only when everything but the seed agrees."]
+                                            if any(labels.values()) else []),
+        show_protocol=any(labels.values()), protocol=get_protocol(rows),
         context=" · ".join(f"{label}: {', '.join(sorted({g[i] for g in groups}))}"
                            for label, i in (("model", 2), ("hardware", 3), ("tier", 4))),
         configs=get_configs([groups[g] for g in ordered]),
     )
     if with_plots:
         section.plots = plots.make_dataset_plots([groups[g] for g in ordered], metric=metric,
-                                                 quality=QUALITY[metric])
+                                                 quality=QUALITY[metric], protocols=[labels[g] for g in ordered])
     return section
 
 

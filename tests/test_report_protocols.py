@@ -93,3 +93,34 @@ def test_the_floor_tooltip_shows_the_bound_with_its_sign_and_the_reference(tmp_p
     assert floors["full_ft"].text == "0/1 pass" and floors["full_ft"].flag == "fail"
     failure = next(f for f in model.failures if f.case_id.startswith("full_ft"))
     assert "misses the relative floor" in failure.detail and ref in failure.detail
+
+
+def test_runs_under_different_protocols_are_separate_rows(tmp_path):
+    limited = {"protocol": {"n_train": 200, "limit_train": 200}, "settings": {"limit_train": 200}}
+    run = write_run(tmp_path / "run.json", [
+        make_entry("lora", 0, acc=0.90), make_entry("lora", 1, acc=0.88),  # full train: two seeds
+        make_entry("full_ft", 0, acc=0.92),
+        make_entry("lora", 0, acc=0.60, **limited), make_entry("full_ft", 0, acc=0.55, **limited),
+    ])
+    section = get_section(summarize(load([run]), with_plots=False))
+    assert section.show_protocol
+    rows = [(r.method, r.protocol, r.seeds) for r in section.rows]
+    assert rows == [("lora", "limit_train=200, n_train=200", "1"), ("full_ft", "limit_train=200, n_train=200", "1"),
+                    ("lora", "limit_train=—, n_train=600", "2"), ("full_ft", "limit_train=—, n_train=600", "1")]
+    labels = {(r.method, r.cells["quality"].text): r.protocol for r in section.rows}
+    assert "n_train=600" in labels[("lora", "89.00 ± 12.71")]  # the two full-train seeds, merged
+    assert "n_train=200" in labels[("lora", "60.00")]  # the limited run is not a third seed
+    assert len(section.rows) == 4
+    # full_ft is compared with the LoRA of its own protocol
+    vs = {(r.method, r.protocol): r.cells["vs_ref"] for r in section.rows}
+    assert all(c.text == "reference" for (m, _), c in vs.items() if m == "lora")
+    assert not any("repeat a seed" in n for n in section.notes)
+    assert any("protocols differ" in n for n in section.notes)
+
+
+def test_runs_with_the_same_protocol_are_seeds_of_one_row(tmp_path):
+    run = write_run(tmp_path / "run.json", [make_entry("lora", s, acc=0.8 + s / 100) for s in range(3)])
+    section = get_section(summarize(load([run]), with_plots=False))
+    (row,) = section.rows
+    assert row.seeds == "3" and row.seed_ids == "seeds 0, 1, 2" and row.protocol == ""
+    assert not section.show_protocol
