@@ -2,6 +2,7 @@
 
 import pytest
 
+from fixtures import progress
 from fixtures.claims import run_claimed
 from fixtures.custom_floor import DEFAULT_MARGIN
 from fixtures.hardware import probe
@@ -43,13 +44,14 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    """Register one marker per method and dataset from the registries (no second list), and
-    parse the run's options before collection, so a bad one is a usage error up front."""
+    """Register one marker per method and dataset from the registries (no second list), parse
+    the run's options before collection, so a bad one is a usage error up front, and show progress."""
     for name in METHODS:
         config.addinivalue_line("markers", f"{name}: cases of method {name}")
     for name in TASKS:
         config.addinivalue_line("markers", f"{name}: cases on dataset {name}")
     config.stash[RUN_OPTIONS] = get_run_options(config)
+    progress.install(config)  # one progress line per case, past the capture (not under -s)
     for name in config.stash[RUN_OPTIONS]["datasets"]:
         config.addinivalue_line("markers", f"{name}: cases on the --dataset {name}")
 
