@@ -13,6 +13,7 @@ class Cell:
         best: True where this is the column's best value.
         note: a tooltip / footnote text.
         flag: a CSS class name for state ("fail", "regress", "ok") or "".
+        noise: the value's uncertainty (the 95% CI half-width over seeds), None where unknown.
     """
 
     text: str
@@ -20,6 +21,7 @@ class Cell:
     best: bool = False
     note: str = ""
     flag: str = ""
+    noise: float | None = None
 
 
 @dataclass

@@ -48,7 +48,7 @@ def make_quality_cell(rows: list[Row], metric: str) -> Cell:
     if s.n == 1:
         return Cell(f"{s.mean:.2f}", s.mean, note="1 seed: no confidence interval exists")
     return Cell(f"{s.mean:.2f} ± {s.half_width:.2f}", s.mean, note=f"n={s.n}, sd={s.sd:.3f}, 95% t-interval "
-                f"[{s.ci_low:.2f}, {s.ci_high:.2f}]")
+                f"[{s.ci_low:.2f}, {s.ci_high:.2f}]", noise=s.half_width)
 
 
 def is_higher_better(metric: str) -> bool:
@@ -173,20 +173,40 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
                      seed_ids="seeds " + ", ".join(map(str, seeds)) if seeds else "seeds unknown")
 
 
+# Without an interval, values closer than this (relative) are not told apart by a star.
+BEST_TOLERANCE = 0.02
+
+
+def is_apart(best: Cell, other: Cell) -> bool:
+    """Whether ``best`` differs from ``other`` by more than their noise: the larger CI half-width
+    where there is one, else BEST_TOLERANCE of the best value; equal shown text is never apart."""
+    if best.text == other.text:
+        return False
+    noises = [c.noise for c in (best, other) if fmt.is_num(c.noise)]
+    tolerance = max(noises) if noises else BEST_TOLERANCE * abs(best.value)
+    return abs(best.value - other.value) > tolerance
+
+
 def mark_best(columns: list[Column], rows: list[MethodRow]) -> None:
-    """Mark the best value per column where at least two rows differ and most do not tie for it."""
+    """Mark the best value per column where it stands apart from the next one (beyond the noise),
+    is not zero (an MFU of 0.00) and most rows do not tie for it."""
     for col in columns:
         if col.better is None:
             continue
-        values = [r.cells[col.key].value for r in rows if fmt.is_num(r.cells[col.key].value)]
+        cells = [r.cells[col.key] for r in rows if fmt.is_num(r.cells[col.key].value)]
+        values = [c.value for c in cells]
         if len(set(values)) < 2:
             continue
         best = max(values) if col.better == "high" else min(values)
         if 1 < values.count(best) > len(values) // 2:
             continue  # most rows tie: a star on each would say nothing
-        for r in rows:
-            if r.cells[col.key].value == best:
-                r.cells[col.key].best = True
+        if best == 0 and col.better == "high":
+            continue
+        best_cells = [c for c in cells if c.value == best]
+        others = [c for c in cells if c.value != best]
+        if all(is_apart(b, o) for b in best_cells for o in others):
+            for c in best_cells:
+                c.best = True
 
 
 def get_notes(groups: dict, metric: str) -> list[str]:
@@ -206,7 +226,9 @@ def get_notes(groups: dict, metric: str) -> list[str]:
         f"Quality is the {metric} on the held-out split{' in percent' if scale == 100 else ''}, mean ± half-width "
         "of the 95% t-interval over seeds. vs LoRA: Welch's t-test over seeds (≥2 each); with one seed per side "
         "on classification, McNemar's test on per-example predictions (exact binomial below 25 discordant "
-        "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column.")
+        "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column where "
+        f"it stands apart from the next (beyond the 95% interval, or {BEST_TOLERANCE:.0%} without one); "
+        "columns empty for every method are left out.")
     return notes
 
 
@@ -253,11 +275,13 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
     for g, row in zip(ordered, method_rows):
         row.protocol = labels[g]
     mark_best(columns, method_rows)
-    # Columns with no value anywhere (e.g. GPU memory on a CPU-only run) stay, showing dashes,
-    # except sparsity columns, which only mean something for sparse methods.
-    for key in ("wsparse", "csparse"):
-        if all(not fmt.is_num(r.cells[key].value) for r in method_rows):
-            columns = [c for c in columns if c.key != key]
+    # Columns empty for every row (GPU memory on a CPU-only run, MFU without a GPU peak) are
+    # hidden; so are sparsity columns that are zero everywhere (no method here prunes or skips).
+    def is_empty(key):
+        values = [r.cells[key].value for r in method_rows]
+        return all(not fmt.is_num(v) or (key in ("wsparse", "csparse") and v == 0) for v in values)
+
+    columns = [c for c in columns if c.key in ("quality", "floor", "vs_ref") or not is_empty(c.key)]
     section = DatasetSection(
         name=name, columns=columns, rows=method_rows,
         show_model=len({g[2] for g in groups}) > 1,

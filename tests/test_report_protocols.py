@@ -124,3 +124,34 @@ def test_runs_with_the_same_protocol_are_seeds_of_one_row(tmp_path):
     (row,) = section.rows
     assert row.seeds == "3" and row.seed_ids == "seeds 0, 1, 2" and row.protocol == ""
     assert not section.show_protocol
+
+
+def test_no_star_within_the_noise_none_on_zero_and_empty_columns_hidden(tmp_path):
+    entries = [
+        make_entry("lora", 0, acc=0.90, adapter_bytes=int(21.7 * 1024), mfu=0.0, train_seconds=10.0),
+        make_entry("lora", 1, acc=0.91, adapter_bytes=int(21.7 * 1024), mfu=0.0, train_seconds=10.0),
+        make_entry("full_ft", 0, acc=0.70, adapter_bytes=int(21.8 * 1024), mfu=0.0, train_seconds=30.0),
+        make_entry("full_ft", 1, acc=0.71, adapter_bytes=int(21.8 * 1024), mfu=0.0, train_seconds=30.0),
+        make_entry("hira", 0, acc=0.905, adapter_bytes=900 * 1024, mfu=0.0, train_seconds=10.1, weight_sparsity=0.0),
+        make_entry("hira", 1, acc=0.895, adapter_bytes=900 * 1024, mfu=0.0, train_seconds=10.1, weight_sparsity=0.0),
+    ]
+    section = get_section(summarize(load([write_run(tmp_path / "run.json", entries)]), with_plots=False))
+    cells = {r.method: r.cells for r in section.rows}
+    # lora 90.50 ± 6.35 vs hira 90.00 ± 6.35: inside the interval; both far above full_ft
+    assert not any(c["quality"].best for c in cells.values())
+    assert not cells["lora"]["adapter"].best  # 21.7 vs 21.8 KiB: within 2%
+    assert not cells["lora"]["train"].best  # 10.0 vs 10.1 s
+    keys = [c.key for c in section.columns]
+    assert "mfu" in keys and not any(c["mfu"].best for c in cells.values())  # MFU 0.00: no star
+    for empty in ("gpu", "step", "wsparse", "csparse"):  # no value, or zero sparsity, for every method
+        assert empty not in keys
+    assert "rss" in keys and "adapter" in keys
+
+
+def test_a_star_where_the_best_stands_apart_in_the_metric_s_direction(tmp_path):
+    entries = [make_entry(m, s, acc=a + s / 1000, adapter_bytes=b) for m, a, b in
+               (("lora", 0.90, 4000), ("full_ft", 0.60, 400000)) for s in (0, 1, 2)]
+    section = get_section(summarize(load([write_run(tmp_path / "run.json", entries)]), with_plots=False))
+    cells = {r.method: r.cells for r in section.rows}
+    assert cells["lora"]["quality"].best and not cells["full_ft"]["quality"].best
+    assert cells["lora"]["adapter"].best  # lower is better

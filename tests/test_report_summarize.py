@@ -40,13 +40,14 @@ def test_quality_mean_and_interval(multi):
 
 def test_best_values_marked(multi):
     sst2 = get_section(multi, "sst2")
-    assert get_row(sst2, "full_ft").cells["quality"].best
-    assert not get_row(sst2, "lora").cells["quality"].best
+    # full_ft 93.33 ± 7.17 is the highest, but within the interval of lora's 85.00 ± 12.42: no star
+    assert not any(r.cells["quality"].best for r in sst2.rows)
     # four of five rows tie on trainable params: no star at all
     assert not any(r.cells["params"].best for r in sst2.rows)
     assert get_row(sst2, "lora_prune").cells["step"].best
     wiki = get_section(multi, "wikitext2")
-    assert get_row(wiki, "lora").cells["quality"].best  # lower perplexity is better
+    # lora's 31.00 ± 12.71 is the lowest perplexity, but within the noise: no star (direction: test_report_protocols)
+    assert not any(r.cells["quality"].best for r in wiki.rows)
     assert "Perplexity" in wiki.columns[0].label
 
 
