@@ -1,5 +1,7 @@
 """A user's own dataset (--dataset): name clashes, floors against a reference, the re-run command."""
 
+import os
+
 import pytest
 
 from fixtures import custom_floor
@@ -31,6 +33,8 @@ def test_a_dataset_named_like_a_marker_is_a_usage_error(pytestconfig, name, clas
 
 def test_a_new_dataset_name_is_accepted(pytestconfig):
     assert get_custom_datasets(Options(pytestconfig, ["reviews6=/tmp/x"])) == {"reviews6": "/tmp/x"}
+    home = os.path.expanduser("~")
+    assert get_custom_datasets(Options(pytestconfig, ["r=~/x"])) == {"r": os.path.join(home, "x")}
 
 
 def make_case(method, seed=0, dataset="reviews6", hardware="cpu"):
