@@ -2,12 +2,13 @@
 
 import pytest
 
-from fixtures import stop
+from fixtures import progress, stop
 from fixtures.claims import run_claimed
+from fixtures.custom_floor import DEFAULT_MARGIN
 from fixtures.hardware import probe
 from fixtures.journal import recover, start_journal
 from fixtures.launcher import follow_launcher
-from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_run_options
+from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_recorded_options, get_run_options
 from fixtures.provenance import get_git_commit, get_portable, get_versions
 from fixtures.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
 from fixtures.skips import MESSAGE, get_all_skipped_message, note_outcome
@@ -34,6 +35,9 @@ def pytest_addoption(parser):
                     help="add a local dataset: a classification table (train + validation/test files; columns "
                          "and label names from an optional dataset.json) or a text corpus (train.txt + "
                          "validation.txt/test.txt); runs every method on it (repeatable)")
+    group.addoption("--custom-floor-margin", type=float, default=DEFAULT_MARGIN, metavar="FRACTION",
+                    help="a --dataset case fails its floor more than this below the LoRA case of the same "
+                         "dataset and seed (else the best method run before it); default %(default)s = 5 points")
     group.addoption("--limit-train", type=int, default=None, metavar="N",
                     help="real data: train on at most N examples (seeded shuffle; LM: first N lines)")
     group.addoption("--limit-eval", type=int, default=None, metavar="N",
@@ -46,14 +50,15 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    """Register one marker per method and dataset from the registries (no second list), and
-    parse the run's options before collection, so a bad one is a usage error up front."""
+    """Register one marker per method and dataset from the registries (no second list), parse
+    the run's options before collection, so a bad one is a usage error up front, and show progress."""
     for name in METHODS:
         config.addinivalue_line("markers", f"{name}: cases of method {name}")
     for name in TASKS:
         config.addinivalue_line("markers", f"{name}: cases on dataset {name}")
     config.addinivalue_line("markers", "instruct: causal LMs on prompt -> answer tasks (loss on the answer only)")
     config.stash[RUN_OPTIONS] = get_run_options(config)
+    progress.install(config)  # one progress line per case, past the capture (not under -s)
     for name in config.stash[RUN_OPTIONS]["datasets"]:
         config.addinivalue_line("markers", f"{name}: cases on the --dataset {name}")
 
@@ -177,4 +182,5 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         cpu_count=hw.cpu_count,
         packages=get_versions(),
         git_commit=get_git_commit(str(config.rootpath)),
+        run_options=get_recorded_options(config),  # the report's re-run command
     )

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from bench.matrix import CASES, TIERS, get_custom_cases
+from fixtures import custom_floor
 from fixtures.cases import build_run, get_footprint, get_settings, set_seed
 from fixtures.datasets import DataError, DataUnavailable, get_custom_kind
 from fixtures.flops import get_mfu, get_peak_flops
@@ -38,7 +39,9 @@ def pytest_generate_tests(metafunc):
         return
     options = metafunc.config.stash[RUN_OPTIONS]
     kinds = {name: get_custom_kind(path) for name, path in options["datasets"].items()}
-    cases = CASES + get_custom_cases(list(options["datasets"]), kinds=kinds)
+    # a --dataset's LoRA cases first: the other methods' relative floors compare with them
+    cases = custom_floor.order_reference_first(CASES + get_custom_cases(list(options["datasets"]), kinds=kinds),
+                                               options["datasets"])
     for c in cases:
         check_floor(c.floor.metric, c.floor.value, where=c.id)
     cases = [dataclasses.replace(c, seed=s) for c in cases for s in options["seeds"]]
@@ -174,6 +177,13 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         quality["f1_zero_shot"] = before["f1"]
     measured = quality[case.floor.metric]
     passed = case.floor.passes(measured)
+    relative, message = {}, None
+    if case.dataset in run_options["datasets"] and "accuracy" in quality:  # no matrix floor: a reference run
+        accuracies = request.config.stash.setdefault(custom_floor.ACCURACIES, {})
+        ok, relative = custom_floor.judge(accuracies, case, quality["accuracy"],
+                                          margin=run_options["custom_floor_margin"])
+        message = None if ok else custom_floor.get_message(case, quality["accuracy"], relative)
+        passed = passed and ok
     record.update(
         status="passed" if passed else "failed_floor", floor_passed=passed,
         train_seconds=result.train_seconds, train_steps=result.steps, train_tokens=result.tokens,
@@ -183,6 +193,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         inference_batch_size=int(next(iter(batch.values())).shape[0]),
         **quality, **memory.result, **get_footprint(run.model, run.method_name, save_full=not cost_only),
         weights=COST_ONLY if cost_only else "pretrained", **result.memory,
-        **run.method.stats(run.model, run.cfg),
+        **run.method.stats(run.model, run.cfg), **relative,
     )
+    assert message is None, message
     assert passed, f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value}"

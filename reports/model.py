@@ -13,6 +13,7 @@ class Cell:
         best: True where this is the column's best value.
         note: a tooltip / footnote text.
         flag: a CSS class name for state ("fail", "regress", "ok") or "".
+        noise: the value's uncertainty (the 95% CI half-width over seeds), None where unknown.
     """
 
     text: str
@@ -20,6 +21,7 @@ class Cell:
     best: bool = False
     note: str = ""
     flag: str = ""
+    noise: float | None = None
 
 
 @dataclass
@@ -45,6 +47,8 @@ class MethodRow:
         method, model, hardware, tier: the group's identity.
         seeds: seeds seen, as text.
         cells: column key -> Cell.
+        protocol: what sets this row's protocol apart from the dataset's other rows ("" if nothing).
+        seed_ids: the seeds, listed (the tooltip of the seed count).
     """
 
     method: str
@@ -53,6 +57,8 @@ class MethodRow:
     tier: str
     seeds: str
     cells: dict
+    protocol: str = ""
+    seed_ids: str = ""
 
 
 @dataclass
@@ -111,6 +117,7 @@ class DatasetSection:
         columns: summary columns, in order.
         rows: one per method group.
         show_model, show_hardware: whether those columns distinguish rows here.
+        show_protocol: whether rows differ in protocol (a "Protocol" column says how).
         notes: plain-language remarks (single seed, tests used).
         plots: figures.
         protocol: (key, value) pairs of the evaluation protocol.
@@ -125,6 +132,7 @@ class DatasetSection:
     show_model: bool
     show_hardware: bool
     notes: list = field(default_factory=list)
+    show_protocol: bool = False
     plots: list = field(default_factory=list)
     protocol: list = field(default_factory=list)
     context: str = ""

@@ -15,6 +15,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 
 from reports import fmt  # noqa: E402
 from reports.load import Row  # noqa: E402
+from reports.memory import get_case_rss  # noqa: E402
 from reports.model import Plot  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors
@@ -47,13 +48,15 @@ def get_pareto(points: list[tuple[float, float]], *, higher_is_better: bool) -> 
     return frontier
 
 
-def get_label(rows: list[Row], multi: bool) -> str:
+def get_label(rows: list[Row], multi: bool, protocol: str = "") -> str:
+    """A group's legend entry; ``protocol`` (what sets its protocol apart) is appended when given."""
     r = rows[0]
-    return f"{r.method} ({r.model}, {r.hardware})" if multi else r.method
+    label = f"{r.method} ({r.model}, {r.hardware})" if multi else r.method
+    return f"{label} [{protocol}]" if protocol else label
 
 
 def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, quality: tuple,
-                  name: str, logx: bool = False) -> Plot | None:
+                  name: str, logx: bool = False, protocols: list[str] | None = None) -> Plot | None:
     """Quality against one cost per method group (mean over seeds, CI as error bar), frontier drawn."""
     label, unit, better, scale = quality
     multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
@@ -64,7 +67,7 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
         if ys and xs:
             y = sum(ys) / len(ys)
             spread = (max(ys) - min(ys)) / 2 if len(ys) > 1 else 0.0
-            points.append((get_label(rows, multi), sum(xs) / len(xs), y, spread, COLORS[i % len(COLORS)]))
+            points.append((get_label(rows, multi, (protocols or [""] * len(groups))[i]), sum(xs) / len(xs), y, spread, COLORS[i % len(COLORS)]))
     if not points:
         return None
     with plt.rc_context(RC):
@@ -90,7 +93,7 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
                         "frontier (no other method is both cheaper and better).")
 
 
-def make_loss_curves(groups: list[list[Row]], *, name: str) -> Plot | None:
+def make_loss_curves(groups: list[list[Row]], *, name: str, protocols: list[str] | None = None) -> Plot | None:
     multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
@@ -101,7 +104,7 @@ def make_loss_curves(groups: list[list[Row]], *, name: str) -> Plot | None:
                 curve = [p for p in (r.extra.get("loss_curve") or []) if len(p) == 2 and all(map(fmt.is_num, p))]
                 if curve:
                     ax.plot(*zip(*curve), color=color, linewidth=1.2, alpha=0.85,
-                            label=get_label(rows, multi) if j == 0 else None)
+                            label=get_label(rows, multi, (protocols or [""] * len(groups))[i]) if j == 0 else None)
                     drawn = True
         if not drawn:
             plt.close(fig)
@@ -142,46 +145,51 @@ def make_layer_sparsity(groups: list[list[Row]], *, name: str) -> Plot | None:
                 caption="Fraction of the base model's FLOPs skipped in each layer (not weight zeros).")
 
 
-def make_memory_bars(groups: list[list[Row]], *, name: str) -> Plot | None:
+def make_memory_bars(groups: list[list[Row]], *, name: str, protocols: list[str] | None = None) -> Plot | None:
+    """Peak GPU memory and the case's CPU RSS increase, each on its own axis (two panels)."""
     def mean(rows, get):
         vals = [v for v in map(get, rows) if fmt.is_num(v)]
         return sum(vals) / len(vals) / 2**20 if vals else 0.0
 
     multi = len({(g[0].model, g[0].hardware) for g in groups}) > 1
-    labels = [get_label(rows, multi) for rows in groups]
+    labels = [get_label(rows, multi, p) for rows, p in zip(groups, protocols or [""] * len(groups))]
     gpu = [mean(rows, lambda r: r.peak_gpu) for rows in groups]
-    rss = [mean(rows, lambda r: r.extra.get("peak_cpu_rss_bytes")) for rows in groups]
-    if not any(gpu) and not any(rss):
+    rss = [mean(rows, get_case_rss) for rows in groups]
+    panels = [(v, lab) for v, lab in ((gpu, "Peak GPU memory (MiB)"), (rss, "CPU RSS increase (MiB)")) if any(v)]
+    if not panels:
         return None
-    bars = [(v, lab) for v, lab in ((gpu, "Peak GPU memory"), (rss, "Peak CPU RSS")) if any(v)]
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(4.6, 0.5 + 0.45 * len(labels) * len(bars)))
-        height = 0.8 / len(bars)
-        for i, (values, lab) in enumerate(bars):
-            ax.barh([j + i * height for j in range(len(labels))], values, height, label=lab, color=COLORS[i])
-        ax.set_yticks([j + height * (len(bars) - 1) / 2 for j in range(len(labels))], labels)
-        ax.invert_yaxis()
-        ax.set_xlabel("MiB")
-        ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.2 + 2.6 * len(panels), 0.6 + 0.35 * len(labels)),
+                                 sharey=True, squeeze=False)
+        for i, (ax, (values, lab)) in enumerate(zip(axes[0], panels)):
+            ax.barh(range(len(labels)), values, 0.7, color=COLORS[i])
+            ax.set_xlabel(lab)
+            ax.grid(alpha=0.3, axis="x")
+        axes[0][0].set_yticks(range(len(labels)), labels)
+        axes[0][0].invert_yaxis()
         svg = get_svg(fig, name)
-    return Plot(title="Peak memory", svg=svg, caption="Mean over seeds. CPU RSS is the whole process's.")
+    return Plot(title="Memory", svg=svg,
+                caption="Mean over seeds, one axis per kind of memory. CPU: the case's own increase of the "
+                        "process's RSS (peak minus its start), not the process peak, which compounds over cases.")
 
 
-def make_dataset_plots(groups: list[list[Row]], *, metric: str, quality: tuple) -> list[Plot]:
-    """All figures for one dataset, in display order; figures without data are left out."""
+def make_dataset_plots(groups: list[list[Row]], *, metric: str, quality: tuple,
+                       protocols: list[str] | None = None) -> list[Plot]:
+    """All figures for one dataset, in display order; figures without data are left out.
+    ``protocols``: per group, what sets its protocol apart (shown in the legends)."""
     ds = groups[0][0].dataset
     has_gpu = all(fmt.is_num(r.peak_gpu) for rows in groups for r in rows)
-    memory = (lambda r: r.peak_gpu) if has_gpu else (lambda r: r.extra.get("peak_cpu_rss_bytes"))
-    mem_label = "Peak GPU memory (MiB)" if has_gpu else "Peak CPU RSS (MiB)"
+    memory = (lambda r: r.peak_gpu) if has_gpu else get_case_rss
+    mem_label = "Peak GPU memory (MiB)" if has_gpu else "CPU RSS increase (MiB)"
     plots = [
         make_tradeoff(groups, cost=lambda r: r.extra.get("trainable_params"), xlabel="Trainable parameters",
-                      metric=metric, quality=quality, name=f"{ds}-params", logx=True),
+                      metric=metric, quality=quality, name=f"{ds}-params", logx=True, protocols=protocols),
         make_tradeoff(groups, cost=lambda r: r.extra.get("train_seconds"), xlabel="Train time (s)",
-                      metric=metric, quality=quality, name=f"{ds}-time"),
+                      metric=metric, quality=quality, name=f"{ds}-time", protocols=protocols),
         make_tradeoff(groups, cost=lambda r: (m / 2**20 if fmt.is_num(m := memory(r)) else None), xlabel=mem_label,
-                      metric=metric, quality=quality, name=f"{ds}-memory"),
-        make_loss_curves(groups, name=f"{ds}-loss"),
+                      metric=metric, quality=quality, name=f"{ds}-memory", protocols=protocols),
+        make_loss_curves(groups, name=f"{ds}-loss", protocols=protocols),
         make_layer_sparsity(groups, name=f"{ds}-layers"),
-        make_memory_bars(groups, name=f"{ds}-membars"),
+        make_memory_bars(groups, name=f"{ds}-membars", protocols=protocols),
     ]
     return [p for p in plots if p is not None]

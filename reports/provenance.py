@@ -1,5 +1,8 @@
 """Where results came from (machines, packages, commits, command) and the flat per-run table."""
 
+import json
+import shlex
+
 from reports import fmt
 from reports.load import Row, Source
 from reports.model import EnvBlock
@@ -12,7 +15,7 @@ FLAT_COLUMNS = (
     "train_seconds", "train_steps", "step_seconds_p50", "step_seconds_p90",
     "inference_median_s", "inference_mean_s", "inference_stddev_s", "inference_rounds", "inference_batch_size",
     "peak_gpu_allocated_bytes", "peak_gpu_reserved_bytes", "peak_gpu_nvml_bytes",
-    "peak_cpu_rss_bytes", "cpu_rss_start_bytes",
+    "case_cpu_rss_bytes", "peak_cpu_rss_bytes", "cpu_rss_start_bytes",
     "trainable_params", "total_params", "trainable_percent", "adapter_bytes",
     "weight_sparsity", "adapter_weight_sparsity", "target_sparsity",
     "compute_sparsity", "channel_sparsity_ffn", "channel_sparsity_attn", "dense_steps",
@@ -67,16 +70,53 @@ def get_environment(sources: list[Source]) -> list[EnvBlock]:
     return list(blocks.values())
 
 
-def get_command(rows: list[Row]) -> list[str]:
-    """What can be said about the command line: argv is not in pytest-benchmark's JSON, so
-    give a selection that re-runs the same cases (markers method, dataset, tier and hardware)."""
+# recorded run option -> its command-line flag; lists repeat the flag
+RERUN_FLAGS = (("dataset", "--dataset"), ("data_dir", "--data-dir"), ("model", "--model"), ("set", "--set"),
+               ("limit_train", "--limit-train"), ("limit_eval", "--limit-eval"),
+               ("custom_floor_margin", "--custom-floor-margin"))
+
+
+def get_option_args(options: dict) -> list[str]:
+    """The recorded run options (machine_info's run_options) as command-line arguments."""
+    args = []
+    for key, flag in RERUN_FLAGS:
+        value = options.get(key)
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None and v != "":
+                args += [flag, str(v)]
+    return args
+
+
+def get_rerun_command(rows: list[Row], options: dict | None) -> str | None:
+    """``pytest bench`` selecting exactly these rows' cases, with the options that shaped them."""
     combos = sorted({(r.method, r.dataset, r.tier, r.hardware) for r in rows if "?" not in (r.method, r.dataset)})
+    if not combos:
+        return None
+    expr = " or ".join(f"({' and '.join(c)})" for c in combos)
     seeds = sorted({r.seed for r in rows if r.seed is not None})
-    lines = ["pytest-benchmark's JSON does not record the command line (argv)."]
-    if combos:
-        expr = " or ".join(f"({' and '.join(c)})" for c in combos)
-        seed_opt = f" --seeds {','.join(map(str, seeds))}" if seeds else ""
-        lines.append(f'Re-run these cases: pytest bench -m "{expr}"{seed_opt} --benchmark-autosave')
+    args = ["pytest", "bench", "-m", expr, *get_option_args(options or {})]
+    if seeds:
+        args += ["--seeds", ",".join(map(str, seeds))]
+    return shlex.join([*args, "--benchmark-autosave"])
+
+
+def get_command(rows: list[Row]) -> list[str]:
+    """Re-run commands: one per distinct set of recorded run options (machine_info's run_options:
+    --dataset, --data-dir, --model, --set, --limit-*), each selecting that run's cases by marker."""
+    by_options: dict = {}
+    for r in rows:
+        options = r.source.machine_info.get("run_options")
+        by_options.setdefault(json.dumps(options, sort_keys=True), (options, []))[1].append(r)
+    lines = []
+    for options, members in by_options.values():
+        command = get_rerun_command(members, options)
+        if command is None:
+            continue
+        what = "" if len(by_options) == 1 else f" ({len(members)} runs from {', '.join(sorted({r.source.path for r in members}))})"
+        lines.append(f"Re-run these cases{what}: {command}")
+        if options is None:
+            lines.append("These results do not record their run options (older files): add the --dataset, "
+                         "--model, --set and --limit-* options the run used.")
     models = sorted({f"{r.dataset}={r.model}" for r in rows if r.model != "?"})
     if models:
         lines.append("Models used (pass --model DATASET=NAME where not the tier's default): " + ", ".join(models))

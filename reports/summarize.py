@@ -3,8 +3,9 @@
 import json
 from collections import defaultdict
 
-from reports import fmt, plots, provenance, ranks
+from reports import fmt, plots, protocols, provenance, ranks
 from reports.load import Row
+from reports.memory import get_case_rss
 from reports.model import Cell, ClassTable, Column, DatasetSection, Failure, MethodRow, ReportModel
 from reports.scale import make_scale_section
 from reports.stats import mcnemar_test, summarize_values, welch_t_test
@@ -51,7 +52,24 @@ def make_quality_cell(rows: list[Row], metric: str) -> Cell:
     if s.n == 1:
         return Cell(f"{s.mean:.2f}", s.mean, note="1 seed: no confidence interval exists")
     return Cell(f"{s.mean:.2f} ± {s.half_width:.2f}", s.mean, note=f"n={s.n}, sd={s.sd:.3f}, 95% t-interval "
-                f"[{s.ci_low:.2f}, {s.ci_high:.2f}]")
+                f"[{s.ci_low:.2f}, {s.ci_high:.2f}]", noise=s.half_width)
+
+
+def is_higher_better(metric: str) -> bool:
+    """Accuracy-like metrics (accuracy, accuracy_over_majority, f1, ...) are better high; perplexities low."""
+    return metric.startswith("accuracy") or metric in ("f1", "precision", "recall")
+
+
+def get_relative_floor(row: Row) -> str:
+    """The relative floor of a --dataset case as text ("" for a case without one)."""
+    e = row.extra
+    if e.get("floor_source") == "majority":
+        return "no reference run before it: majority-class floor only"
+    if not fmt.is_num(e.get("floor_relative_accuracy")):
+        return ""
+    source = "LoRA" if e.get("floor_source") == "lora" else "best method run before it"
+    return (f"accuracy ≥ {e['floor_relative_accuracy']:.4f} = {source} {e.get('floor_reference_case')} "
+            f"{e.get('floor_reference_accuracy', 0):.4f} − margin {e.get('floor_margin')}")
 
 
 def make_floor_cell(rows: list[Row]) -> Cell:
@@ -60,9 +78,12 @@ def make_floor_cell(rows: list[Row]) -> Cell:
     for r in rows:
         statuses[r.status] += 1
     note = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+    relative = "; ".join(dict.fromkeys(t for t in map(get_relative_floor, rows) if t))
+    if relative:
+        note = f"{relative}; {note}"
     floor = next((r for r in rows if r.extra.get("floor_metric")), None)
     if floor is not None:
-        cmp = "≥" if floor.extra["floor_metric"] == "accuracy" else "≤"
+        cmp = "≥" if is_higher_better(floor.extra["floor_metric"]) else "≤"
         note = f"floor {floor.extra['floor_metric']} {cmp} {floor.extra.get('floor_value')}; {note}"
     flag = "ok" if passed == len(rows) else "fail"
     return Cell(f"{passed}/{len(rows)} pass", passed / len(rows), note=note, flag=flag)
@@ -112,7 +133,7 @@ def get_columns(metric: str) -> list[Column]:
         Column("mfu", "MFU (% of bf16 peak)", "high"),
         Column("infer", "Inference latency median (ms / batch)", "low"),
         Column("gpu", "Peak GPU memory (MiB)", "low"),
-        Column("rss", "Peak CPU RSS (MiB)", "low"),
+        Column("rss", "CPU RSS increase (MiB, peak − case start)", "low"),
         Column("wsparse", "Weight sparsity (% adapter zeros)", None),
         Column("csparse", "Compute sparsity (% base FLOPs skipped)", None),
         *ranks.COLUMNS,
@@ -127,7 +148,7 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
     batch = next((r.extra.get("inference_batch_size") for r in rows if r.extra.get("inference_batch_size")), None)
     csparse = get_mean(rows, lambda r: r.extra.get("compute_sparsity"))
     if ref is None:
-        vs = Cell("no LoRA run", note="no LoRA group with the same model, hardware and tier")
+        vs = Cell("no LoRA run", note="no LoRA group with the same model, hardware, tier and protocol")
     elif ref is rows:
         vs = Cell("reference")
     elif all(map(is_cost_only, rows)):
@@ -151,31 +172,53 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
                     note="counted FLOPs of a step per second over the GPU's dense bf16 datasheet peak"),
         "infer": Cell(fmt.get_ms(infer), infer, note=f"batch size {batch}" if batch else ""),
         "gpu": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.peak_gpu)), v),
-        "rss": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.extra.get("peak_cpu_rss_bytes"))), v),
+        "rss": Cell(fmt.get_mib(v := get_mean(rows, get_case_rss)), v,
+                    note=f"process peak {fmt.get_mib(get_mean(rows, lambda r: r.extra.get('peak_cpu_rss_bytes')))} MiB"),
         "wsparse": Cell(fmt.get_percent(v := get_mean(rows, lambda r: r.extra.get("weight_sparsity"))), v),
         "csparse": Cell(fmt.get_percent(csparse), csparse,
                         note=f"{get_mean(rows, lambda r: r.extra.get('dense_steps')) or 0:.0f} dense steps"
                         if fmt.is_num(csparse) else ""),
         **ranks.make_cells(rows),
     }
-    return MethodRow(first.method, first.model, first.hardware, first.tier,
-                     ", ".join(map(str, seeds)) or "?", cells)
+    count = f"{len(seeds)}" + (f" ({len(rows)} runs)" if len(rows) > len(seeds) else "") if seeds else "?"
+    return MethodRow(first.method, first.model, first.hardware, first.tier, count, cells,
+                     seed_ids="seeds " + ", ".join(map(str, seeds)) if seeds else "seeds unknown")
+
+
+# Without an interval, values closer than this (relative) are not told apart by a star.
+BEST_TOLERANCE = 0.02
+
+
+def is_apart(best: Cell, other: Cell) -> bool:
+    """Whether ``best`` differs from ``other`` by more than their noise: the larger CI half-width
+    where there is one, else BEST_TOLERANCE of the best value; equal shown text is never apart."""
+    if best.text == other.text:
+        return False
+    noises = [c.noise for c in (best, other) if fmt.is_num(c.noise)]
+    tolerance = max(noises) if noises else BEST_TOLERANCE * abs(best.value)
+    return abs(best.value - other.value) > tolerance
 
 
 def mark_best(columns: list[Column], rows: list[MethodRow]) -> None:
-    """Mark the best value per column where at least two rows differ and most do not tie for it."""
+    """Mark the best value per column where it stands apart from the next one (beyond the noise),
+    is not zero (an MFU of 0.00) and most rows do not tie for it."""
     for col in columns:
         if col.better is None:
             continue
-        values = [r.cells[col.key].value for r in rows if fmt.is_num(r.cells[col.key].value)]
+        cells = [r.cells[col.key] for r in rows if fmt.is_num(r.cells[col.key].value)]
+        values = [c.value for c in cells]
         if len(set(values)) < 2:
             continue
         best = max(values) if col.better == "high" else min(values)
         if 1 < values.count(best) > len(values) // 2:
             continue  # most rows tie: a star on each would say nothing
-        for r in rows:
-            if r.cells[col.key].value == best:
-                r.cells[col.key].best = True
+        if best == 0 and col.better == "high":
+            continue
+        best_cells = [c for c in cells if c.value == best]
+        others = [c for c in cells if c.value != best]
+        if all(is_apart(b, o) for b in best_cells for o in others):
+            for c in best_cells:
+                c.best = True
 
 
 def get_notes(groups: dict, metric: str) -> list[str]:
@@ -195,7 +238,9 @@ def get_notes(groups: dict, metric: str) -> list[str]:
         f"Quality is the {metric} on the held-out split{' in percent' if scale == 100 else ''}, mean ± half-width "
         "of the 95% t-interval over seeds. vs LoRA: Welch's t-test over seeds (≥2 each); with one seed per side "
         "on classification, McNemar's test on per-example predictions (exact binomial below 25 discordant "
-        "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column.")
+        "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column where "
+        f"it stands apart from the next (beyond the 95% interval, or {BEST_TOLERANCE:.0%} without one); "
+        "columns empty for every method are left out.")
     return notes
 
 
@@ -225,25 +270,41 @@ def get_configs(groups: list[list[Row]]) -> list[tuple[str, str, str, str]]:
 def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSection:
     metric = get_quality_metric(rows)
     groups: dict = defaultdict(list)
-    for r in rows:
-        groups[r.group].append(r)
-    refs = {g[2:]: members for g, members in groups.items() if g[1] == REFERENCE_METHOD}
+    for r in rows:  # seeds of one cell: same method, model, hardware, tier and protocol
+        groups[(*r.group, protocols.get_key(r))].append(r)
+    labels = protocols.get_labels(groups)
+
+    def get_ref_key(g):  # the LoRA group to compare with: same model, hardware, tier and data protocol
+        return (*g[2:6], protocols.get_key(groups[g][0], with_config=False))
+
+    refs = {}
+    for g in groups:
+        if g[1] == REFERENCE_METHOD:
+            refs.setdefault(get_ref_key(g), groups[g])
     columns = get_columns(metric)
-    ordered = sorted(groups, key=lambda g: (g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4], g[5]))
-    method_rows = [make_method_row(groups[g], refs.get(g[2:]), metric) for g in ordered]
+    ordered = sorted(groups, key=lambda g: (labels[g], g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4], g[5]))
+    method_rows = [make_method_row(groups[g], refs.get(get_ref_key(g)), metric) for g in ordered]
+    for g, row in zip(ordered, method_rows):
+        row.protocol = labels[g]
     mark_best(columns, method_rows)
-    # Columns with no value anywhere (e.g. GPU memory on a CPU-only run) stay, showing dashes,
-    # except sparsity columns, which only mean something for sparse methods.
-    for key in ("wsparse", "csparse", "f1", "zero_shot"):
-        if all(not fmt.is_num(r.cells[key].value) for r in method_rows):
-            columns = [c for c in columns if c.key != key]
+    # Columns empty for every row (GPU memory on a CPU-only run, MFU without a GPU peak) are
+    # hidden; so are sparsity columns that are zero everywhere (no method here prunes or skips).
+    def is_empty(key):
+        values = [r.cells[key].value for r in method_rows]
+        return all(not fmt.is_num(v) or (key in ("wsparse", "csparse") and v == 0) for v in values)
+
+    columns = [c for c in columns if c.key in ("quality", "floor", "vs_ref") or not is_empty(c.key)]
     if not ranks.is_shown(rows):  # every case ran as one process
         columns = [c for c in columns if c.key not in ranks.KEYS]
     section = DatasetSection(
         name=name, columns=columns, rows=method_rows,
         show_model=len({g[2] for g in groups}) > 1,
         show_hardware=len({(g[3], g[4]) for g in groups}) > 1,
-        notes=get_notes(groups, metric), protocol=get_protocol(rows),
+        notes=get_notes(groups, metric) + (["Runs whose protocols differ (data limits, splits, model, "
+                                             "settings or config; see the Protocol column) are separate rows: "
+                                             "seeds are merged only when everything but the seed agrees."]
+                                            if any(labels.values()) else []),
+        show_protocol=any(labels.values()), protocol=get_protocol(rows),
         context=" · ".join(f"{label}: {', '.join(sorted({g[i] for g in groups}))}"
                            for label, i in (("model", 2), ("hardware", 3), ("tier", 4))),
         configs=get_configs([groups[g] for g in ordered]),
@@ -251,9 +312,10 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
     )
     if with_plots:
         # random-init (cost-only) runs have no quality to plot; the scale section shows their cost
-        with_quality = [groups[g] for g in ordered if not all(map(is_cost_only, groups[g]))]
-        section.plots = plots.make_dataset_plots(with_quality, metric=metric,
-                                                 quality=QUALITY[metric]) if with_quality else []
+        with_quality = [g for g in ordered if not all(map(is_cost_only, groups[g]))]
+        section.plots = plots.make_dataset_plots(
+            [groups[g] for g in with_quality], metric=metric, quality=QUALITY[metric],
+            protocols=[labels[g] for g in with_quality]) if with_quality else []
     return section
 
 
@@ -280,6 +342,9 @@ def make_class_table(rows: list[Row]) -> ClassTable | None:
 
 def get_failure_detail(row: Row) -> str:
     metric = row.extra.get("floor_metric")
+    if row.status == "failed_floor" and row.extra.get("floor_relative_passed") is False:
+        return (f"accuracy {fmt.get_number(row.extra.get('accuracy'), 4)} misses the relative floor: "
+                f"{get_relative_floor(row)}")
     if row.status == "failed_floor" and metric:
         value = row.extra.get(metric)
         return f"{metric} {fmt.get_number(value, 4)} misses floor {row.extra.get('floor_value')}"

@@ -28,7 +28,7 @@ def test_one_row_per_method_lora_first(multi):
     sst2 = get_section(multi, "sst2")
     assert [r.method for r in sst2.rows] == ["lora", "full_ft", "hira", "lora_prune", "sparselora"]
     assert not sst2.show_model and not sst2.show_hardware
-    assert get_row(sst2, "lora").seeds == "0, 1, 2"
+    assert get_row(sst2, "lora").seeds == "3" and get_row(sst2, "lora").seed_ids == "seeds 0, 1, 2"
 
 
 def test_quality_mean_and_interval(multi):
@@ -40,13 +40,14 @@ def test_quality_mean_and_interval(multi):
 
 def test_best_values_marked(multi):
     sst2 = get_section(multi, "sst2")
-    assert get_row(sst2, "full_ft").cells["quality"].best
-    assert not get_row(sst2, "lora").cells["quality"].best
+    # full_ft 93.33 ± 7.17 is the highest, but within the interval of lora's 85.00 ± 12.42: no star
+    assert not any(r.cells["quality"].best for r in sst2.rows)
     # four of five rows tie on trainable params: no star at all
     assert not any(r.cells["params"].best for r in sst2.rows)
     assert get_row(sst2, "lora_prune").cells["step"].best
     wiki = get_section(multi, "wikitext2")
-    assert get_row(wiki, "lora").cells["quality"].best  # lower perplexity is better
+    # lora's 31.00 ± 12.71 is the lowest perplexity, but within the noise: no star (direction: test_report_protocols)
+    assert not any(r.cells["quality"].best for r in wiki.rows)
     assert "Perplexity" in wiki.columns[0].label
 
 
@@ -98,7 +99,7 @@ def test_flat_table_and_provenance(multi):
     (env,) = multi.environment
     assert ("torch", "2.4.0") in env.packages
     assert any(k == "CPU" for k, _ in env.items)
-    assert any("does not record the command line" in line for line in multi.command)
+    assert any("do not record their run options" in line for line in multi.command)
     assert any("--seeds 0,1,2" in line for line in multi.command)
     assert multi.seeds == [0, 1, 2]
 
@@ -152,7 +153,7 @@ def test_repeated_runs_merge_and_are_said_to(tmp_path):
     assert len(load([DATA / "run_multi_seed.json"] * 2)) == len(load([DATA / "run_multi_seed.json"]))
     model = summarize(load([DATA / "run_multi_seed.json", again]), with_plots=False)
     sst2 = get_section(model, "sst2")
-    assert get_row(sst2, "lora").seeds == "0, 1, 2"
+    assert get_row(sst2, "lora").seeds == "3 (6 runs)" and get_row(sst2, "lora").seed_ids == "seeds 0, 1, 2"
     assert any("repeat a seed" in n for n in sst2.notes)
 
 
