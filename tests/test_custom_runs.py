@@ -31,10 +31,11 @@ def test_a_dataset_named_like_a_marker_is_a_usage_error(pytestconfig, name, clas
         get_custom_datasets(Options(pytestconfig, [f"{name}=/tmp/x"]))
 
 
-def test_a_new_dataset_name_is_accepted(pytestconfig):
-    assert get_custom_datasets(Options(pytestconfig, ["reviews6=/tmp/x"])) == {"reviews6": "/tmp/x"}
-    home = os.path.expanduser("~")
-    assert get_custom_datasets(Options(pytestconfig, ["r=~/x"])) == {"r": os.path.join(home, "x")}
+def test_a_new_dataset_name_is_accepted(pytestconfig, tmp_path, monkeypatch):
+    (tmp_path / "x").mkdir()
+    assert get_custom_datasets(Options(pytestconfig, [f"reviews6={tmp_path / 'x'}"])) == {"reviews6": str(tmp_path / "x")}
+    monkeypatch.setenv("HOME", str(tmp_path))  # ~ after = is expanded (the shell leaves it alone)
+    assert get_custom_datasets(Options(pytestconfig, ["r=~/x"])) == {"r": os.path.join(str(tmp_path), "x")}
 
 
 def make_case(method, seed=0, dataset="reviews6", hardware="cpu"):
