@@ -258,12 +258,10 @@ CASES += [Case("lora", "sst2", "ci", "cpu")]
 # Full fine-tuning and QLoRA train in their usual mixed precision on the LM (fp32 trained
 # weights, bf16 autocast): pure bf16 updates of full weights are lost to rounding, and
 # QLoRA's frozen norms and embeddings are fp32 after peft's k-bit preparation.
-# SparseLoRA runs eagerly: the loop refuses to compile it (methods.sparselora.COMPILE_UNSUPPORTED).
-PERF_EAGER = {"compile": ""}
 CASES += [
     Case(method, dataset, "perf", "gpu",
          settings=PERF_MIXED if dataset == "wikitext2" and method in ("full_ft", "qlora")
-         else PERF_EAGER if method == "sparselora" else {},
+         else {},
          options={} if dataset == "sst2" or method == "full_ft"
          else {k: v for k, v in PERF_LM_OPTIONS.items() if not (method == "hira" and k == "r")})
     for dataset in ("sst2", "wikitext2")
