@@ -170,8 +170,8 @@ def test_perf_tier_is_gpu_only_and_states_its_precision_per_method():
     assert {c.hardware for c in perf} == {"gpu"} and {c.dataset for c in perf} == {"sst2", "wikitext2"}
     for case in perf:
         settings = get_settings(case, {})  # every perf case is a valid TrainSettings
-        # SparseLoRA runs eagerly (its selection does not compile well), every other method with CUDA graphs
-        assert settings.compile == ("" if case.method == "sparselora" else "reduce-overhead")
+        # every method with CUDA graphs, SparseLoRA included
+        assert settings.compile == "reduce-overhead"
         if case.dataset == "wikitext2":
             mixed = case.method in ("full_ft", "qlora")
             assert settings.loss_chunk > 0 and settings.dtype == "bf16"
