@@ -1,18 +1,24 @@
-"""SparseLoRA's sliced projections: per-block channel choice, sliced GEMMs, FLOP accounting.
+"""SparseLoRA's sliced projections: per-block channel choice, sliced GEMMs, per-step accounting.
 
-Every frozen projection of a sparse block gets its ``forward`` replaced (peft's
-``lora.Linear`` or a plain ``nn.Linear``; parameter names are unchanged). The first
-projection that sees a block's input runs the estimator once; the others reuse it.
+Attention projections get their ``forward`` replaced (peft's ``lora.Linear`` or a plain
+``nn.Linear``; parameter names are unchanged); the first of q/k/v that sees the block's
+input runs the estimator, the others reuse its choice, and o (the block's last) clears it.
+A gated MLP (Llama) gets its whole ``forward`` replaced; an ungated FFN (BERT) its
+projections'.
 
-- Row roles (q, k, v, gate, up, lin1, intermediate) multiply by ``W[idx]``: a
-  narrow GEMM. Q/K/V scatter the narrow base output back to full width and then
-  add the dense LoRA output. An FFN channel is skipped as a whole (its activation
-  is 0), so gate/up keep their output narrow and their LoRA keeps only rows idx.
-- Column roles (o, down, lin2, output) multiply by ``W[:, idx]``. For the FFN the
-  input is already narrow; for o the attention output is gathered at the V indices.
+- Row roles (q, k, v, gate, up, lin1, intermediate) multiply by ``W[idx]``: a narrow
+  GEMM. Q/K/V scatter the narrow base output back to full width and then add the dense
+  LoRA output. An FFN channel is skipped as a whole (its activation is 0), so the FFN
+  stays narrow and gate/up's LoRA keeps only rows idx, down's only columns idx.
+- Column roles (o, down, lin2, output) multiply by ``W[:, idx]``. For the FFN the input
+  is already narrow; for o the attention output is gathered at the V indices.
 
-Autograd records the narrow matmul, so the input-gradient GEMM shrinks likewise.
-Tokens marked dense (context-aware split) take the full weights.
+Autograd records the narrow matmuls, so the input-gradient GEMMs shrink likewise and the
+gradient reaches earlier layers through every sliced GEMM. With a context split (a Python
+int from ``set_context``) positions < context_length take the sliced path and the rest
+the original forward, joined along the sequence: static shapes, no sync. Kept widths are
+fixed per layer, and nothing on the traced path counts: ``account`` derives the FLOPs,
+kept channels and estimator FLOPs of a step from the schedule, once per step.
 """
 
 import time

@@ -22,10 +22,10 @@ from methods import sparselora  # noqa: E402
 
 CONFIGS = {  # name -> sparselora.Config options (LoRA B is 0 at init: the adapters add nothing)
     "default 0.9:0.5, dense first/last": {},
-    "ffn 0.5 : attn 0.25": {"ffn_sparsity": 0.5, "attn_sparsity": 0.25},
-    "0.9:0.5 on the last half only": {"dense_first": 15},
     "ffn 0.9 only (attn dense)": {"attn_sparsity": 0.0},
     "attn 0.5 only (ffn dense)": {"ffn_sparsity": 0.0},
+    "ffn 0.5 : attn 0.25": {"ffn_sparsity": 0.5, "attn_sparsity": 0.25},
+    "0.9:0.5 on the last half only": {"dense_first": 15},
     "preset math": {"preset": "math"},
     "preset csr": {"preset": "csr"},
 }
@@ -61,8 +61,8 @@ def main() -> None:
         out[name] = math.exp(sum(losses) / len(losses))
         print(f"{name:<40}{out[name]:>10.2f}", flush=True)
         del model
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1))
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
