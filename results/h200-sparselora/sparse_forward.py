@@ -28,6 +28,9 @@ CONFIGS = {  # name -> sparselora.Config options (LoRA B is 0 at init: the adapt
     "0.9:0.5 on the last half only": {"dense_first": 15},
     "preset math": {"preset": "math"},
     "preset csr": {"preset": "csr"},
+    # exact proxies (rank = hidden size): the estimator's own score without the SVD error
+    "ffn 0.9 only, exact proxies": {"attn_sparsity": 0.0, "svd_rank": 576},
+    "ffn 0.5 only": {"ffn_sparsity": 0.5, "attn_sparsity": 0.0},
 }
 
 
