@@ -40,6 +40,7 @@ def main() -> None:
     p.add_argument("text")
     p.add_argument("--blocks", type=int, default=4)
     p.add_argument("--seq", type=int, default=256)
+    p.add_argument("--only", default="", help="comma-separated config name prefixes (dense always runs)")
     p.add_argument("--json")
     args = p.parse_args()
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -52,6 +53,8 @@ def main() -> None:
     out = {}
     loaded = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).to(device)
     for name, options in {"dense": None, **CONFIGS}.items():
+        if options is not None and args.only and not any(name.startswith(o) for o in args.only.split(",")):
+            continue
         model = copy.deepcopy(loaded)  # the plain model (a SparseLoRA model itself cannot be deep-copied)
         if options is not None:
             cfg = sparselora.Config(dropout=0.0, dense_warmup=0.0, **options)
