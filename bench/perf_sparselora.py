@@ -143,7 +143,7 @@ def run_steps(model, optimizer, method, cfg, batches, *, steps: int, start: int,
     """``steps`` training steps through ``fn`` (the model, or its compiled form); per-step
     milliseconds (CUDA events, or the host clock on CPU)."""
     cuda = device.type == "cuda"
-    fn = fn or model
+    fn = model if fn is None else fn
     times = []
     model.train()
     for i in range(steps):
