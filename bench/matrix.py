@@ -114,14 +114,15 @@ SCALE_CPU_OPTIONS.update(full_ft={"lr": 1e-3}, hira={"lr": 0.3}, sparselora={
     "lr": 2e-2, "dense_first": 0, "dense_last": 0, "ffn_sparsity": 0.5, "attn_sparsity": 0.25})
 # Per-method settings differences on the GPU. Full fine-tuning trains fp32 master weights under
 # bf16 autocast (pure bf16 updates of full weights are lost to rounding). QLoRA and SparseLoRA run
-# eagerly: QLoRA's 4-bit matmuls took a cold compilation past 10 minutes at 135M (docs/speed.md);
-# the loop refuses to compile SparseLoRA (methods.sparselora.COMPILE_UNSUPPORTED) until it can.
-SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, "qlora": {"compile": ""}, "sparselora": {"compile": ""}}
+# eagerly: QLoRA's 4-bit matmuls took a cold compilation past 10 minutes at 135M (docs/speed.md).
+# SparseLoRA compiles as one graph (compile_scope=model): its layers keep different static widths,
+# so compiling layer by layer would compile every layer on its own.
+SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, "qlora": {"compile": ""}, "sparselora": {"compile_scope": "model"}}
 # Second cases at 8B (the id's variant): the LoRA family with gradient checkpointing; LoRA
 # with liger-kernel's fused kernels (its fused linear cross-entropy replaces the chunked loss).
 # Checkpointing recomputes each compiled layer in the backward pass: without CUDA graphs
 # (compile "default"), whose replays would overwrite the outputs the recomputation needs. The
-# method's own settings win (QLoRA and SparseLoRA stay eager).
+# method's own settings win (QLoRA stays eager).
 SCALE_VARIANTS = {
     "gc": ({"grad_checkpointing": True, "compile": "default"}, ("lora", "hira", "qlora", "lora_prune", "sparselora")),
     "liger": ({"fused_kernels": "liger", "loss_chunk": 0}, ("lora",)),
@@ -400,12 +401,10 @@ CASES += [Case("lora", "sst2", "ci", "cpu")]
 # Full fine-tuning and QLoRA train in their usual mixed precision on the LM (fp32 trained
 # weights, bf16 autocast): pure bf16 updates of full weights are lost to rounding, and
 # QLoRA's frozen norms and embeddings are fp32 after peft's k-bit preparation.
-# SparseLoRA runs eagerly: the loop refuses to compile it (methods.sparselora.COMPILE_UNSUPPORTED).
-PERF_EAGER = {"compile": ""}
 CASES += [
     Case(method, dataset, "perf", "gpu",
          settings=PERF_MIXED if dataset == "wikitext2" and method in ("full_ft", "qlora")
-         else PERF_EAGER if method == "sparselora" else {},
+         else {},
          options={} if dataset == "sst2" or method == "full_ft"
          else {k: v for k, v in PERF_LM_OPTIONS.items() if not (method == "hira" and k == "r")})
     for dataset in ("sst2", "wikitext2")

@@ -1,4 +1,4 @@
-"""Usage: python bench/perf_sparselora.py --model PATH [options]    (or --tiny on a CPU)
+"""Usage: python bench/perf_sparselora.py --model PATH | --shape NAME | --tiny [options]
 
 Times the same LoRA training step loop for ``lora`` and ``sparselora`` on the same
 batches and prints: step ms per method and the speed-up; a time split of one
@@ -11,7 +11,15 @@ GGUF file (e.g. SmolLM2-135M, loaded with transformers' ``gguf_file=``; needs th
 ``gguf`` package). On CUDA the model runs in bf16 and steps are timed with CUDA
 events after --warmup untimed steps.
 
+--shape NAME builds a random-init Llama of a real size (``fixtures/shapes.py``: llama-1b,
+llama-3b, llama-8b, tiny-shape) directly on the device in bf16: cost only. The paper's speed
+protocol: ``--shape llama-8b --preset math --context-length 384 --compile default`` with its
+defaults batch 8 x 512, the last 128 positions dense, 20 warm-up + 50 timed steps per run,
+LoRA q/k/v/o r 32 for both methods; ``--runs 5`` drops the best and worst run.
+``--json PATH`` writes every number printed.
+
 Examples:
+    python bench/perf_sparselora.py --shape llama-8b --preset math --context-length 384 --compile default --runs 3
     python bench/perf_sparselora.py --model /models/SmolLM2-135M-Instruct-Q8_0.gguf
     python bench/perf_sparselora.py --model /models/all-MiniLM-L6-v2 --batch-size 32 --seq-len 256
     python bench/perf_sparselora.py --tiny      # a tiny Llama built in code, seconds on a CPU
@@ -19,6 +27,7 @@ Examples:
 
 import argparse
 import copy
+import json
 import math
 import re
 import sys
@@ -37,7 +46,14 @@ PARTS = ("estimator", "gather", "gemm", "scatter")
 def get_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="HF model dir or .gguf file (Llama family, BERT/MiniLM, DistilBERT)")
+    p.add_argument("--shape", help="a random-init Llama shape of fixtures/shapes.py (cost only), e.g. llama-8b")
     p.add_argument("--tiny", action="store_true", help="a tiny Llama from config (CPU smoke run)")
+    p.add_argument("--preset", default="", help="a sparselora preset (math, csr, llama3-8b-math, ...): replaces the sparsities")
+    p.add_argument("--context-length", type=int, default=0,
+                   help="positions < this run sparse, the rest dense (context-aware split; 0 = all sparse)")
+    p.add_argument("--compile", default="", choices=("", "default", "reduce-overhead"), help="torch.compile both methods")
+    p.add_argument("--runs", type=int, default=1, help="timed runs per method; with >= 3 the best and worst are dropped")
+    p.add_argument("--json", help="write the results here")
     p.add_argument("--batch-size", type=int, help="default 16 (causal LM) / 32 (classification); 4 with --tiny")
     p.add_argument("--seq-len", type=int, help="default 512 (causal LM) / 128 (classification); 64 with --tiny")
     p.add_argument("--steps", type=int, default=20, help="timed steps per method")
@@ -57,15 +73,19 @@ def get_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--dtype", choices=("auto", "bf16", "fp32"), default="auto", help="auto: bf16 on CUDA, fp32 on CPU")
     args = p.parse_args(argv)
-    if not args.tiny and not args.model:
-        p.error("give --model PATH or --tiny")
+    if not (args.tiny or args.model or args.shape):
+        p.error("give --model PATH, --shape NAME or --tiny")
     return args
 
 
 def load_model(args, device, dtype):
-    """(model, tokenizer or None, task_type) for --tiny or --model."""
+    """(model, tokenizer or None, task_type) for --tiny, --shape or --model."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
+    if args.shape:
+        from fixtures.shapes import make_shape_model
+
+        return make_shape_model(args.shape, device=device, dtype=dtype), None, "CAUSAL_LM"
     if args.tiny:
         from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -111,24 +131,32 @@ def make_batches(args, model, tokenizer, task_type, device) -> tuple[list, list]
 
 
 def make_run(base, method, cfg, task_type, device):
-    """(model, optimizer) with the method applied to a copy of ``base``."""
-    model = method.apply(copy.deepcopy(base), cfg, task_type=task_type)
+    """(model, optimizer) with the method applied to ``base`` (a callable: a fresh model) or a copy of it."""
+    fresh = not isinstance(base, torch.nn.Module)
+    model = method.apply(base() if fresh else copy.deepcopy(base), cfg, task_type=task_type)
     params = [p for p in model.parameters() if p.requires_grad]
     return model, method.make_optimizer(params, cfg, device=device)
 
 
-def run_steps(model, optimizer, method, cfg, batches, *, steps: int, start: int, device) -> list[float]:
-    """``steps`` training steps; per-step milliseconds (CUDA events, or the host clock on CPU)."""
+def run_steps(model, optimizer, method, cfg, batches, *, steps: int, start: int, device, fn=None,
+              context: int = 0, graphs: bool = False) -> list[float]:
+    """``steps`` training steps through ``fn`` (the model, or its compiled form); per-step
+    milliseconds (CUDA events, or the host clock on CPU)."""
     cuda = device.type == "cuda"
+    fn = model if fn is None else fn
     times = []
     model.train()
     for i in range(steps):
         batch = batches[(start + i) % len(batches)]
+        if hasattr(method, "set_context"):
+            method.set_context(model, cfg, context or None)
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         if cuda:
             begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             begin.record()
         t0 = time.perf_counter()
-        model(**batch).loss.backward()
+        fn(**batch).loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         method.after_step(model, cfg, step=start + i + 1, total_steps=10**9)
@@ -141,12 +169,35 @@ def run_steps(model, optimizer, method, cfg, batches, *, steps: int, start: int,
     return times
 
 
-def time_method(base, method, cfg, task_type, batches, args, device) -> tuple:
-    """(median step ms, model, optimizer) after --warmup untimed steps."""
+def get_median(values: list) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def time_method(base, method, cfg, task_type, batches, args, device, record: dict | None = None) -> tuple:
+    """(step ms, model, optimizer): per run, --warmup untimed then --steps timed steps, the run's
+    median; over --runs runs the mean, best and worst dropped when there are >= 3."""
     model, optimizer = make_run(base, method, cfg, task_type, device)
-    run_steps(model, optimizer, method, cfg, batches, steps=args.warmup, start=0, device=device)
-    times = run_steps(model, optimizer, method, cfg, batches, steps=args.steps, start=args.warmup, device=device)
-    return sorted(times)[len(times) // 2], model, optimizer
+    fn, graphs = model, args.compile == "reduce-overhead"
+    if args.compile:
+        fn = torch.compile(model, mode=None if args.compile == "default" else args.compile)
+    context = getattr(args, "context_length", 0)
+    kw = dict(device=device, fn=fn, context=context, graphs=graphs)
+    t0 = time.perf_counter()
+    first = run_steps(model, optimizer, method, cfg, batches, steps=1, start=0, **kw)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    compile_s = time.perf_counter() - t0
+    runs = []
+    for r in range(max(1, args.runs)):
+        run_steps(model, optimizer, method, cfg, batches, steps=args.warmup, start=1, **kw)
+        runs.append(get_median(run_steps(model, optimizer, method, cfg, batches, steps=args.steps,
+                                         start=1 + args.warmup, **kw)))
+    kept = sorted(runs)[1:-1] if len(runs) >= 3 else runs
+    ms = sum(kept) / len(kept)
+    if record is not None:
+        record.update(step_ms=ms, runs_ms=runs, first_step_s=compile_s, first_step_ms_timed=first[0],
+                      peak_gib=torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None)
+    return ms, model, optimizer
 
 
 def get_time_us(event, cuda: bool) -> float:
@@ -161,8 +212,9 @@ def get_self_us(event, cuda: bool) -> float:
     return event.self_cpu_time_total
 
 
-def profile_split(model, optimizer, cfg, batches, device, steps: int = 3) -> dict:
-    """Milliseconds per step of SparseLoRA's parts, attention, LM head and all GEMMs (torch.profiler)."""
+def profile_split(model, optimizer, cfg, batches, device, steps: int = 3, context: int = 0) -> dict:
+    """Milliseconds per step of SparseLoRA's parts, attention, LM head and all GEMMs (torch.profiler,
+    an eager pass: the record_function ranges live outside compiled graphs)."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile, record_function
 
@@ -176,7 +228,8 @@ def profile_split(model, optimizer, cfg, batches, device, steps: int = 3) -> dic
         handles.append(head.register_forward_hook(lambda m, a, o: ranges.pop().__exit__(None, None, None)))
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     with profile(activities=activities) as prof:
-        total = sum(run_steps(model, optimizer, sparselora, cfg, batches, steps=steps, start=10**6, device=device))
+        total = sum(run_steps(model, optimizer, sparselora, cfg, batches, steps=steps, start=10**6, device=device,
+                              context=context))
     state.profile = False
     for h in handles:
         h.remove()
@@ -194,6 +247,10 @@ def profile_split(model, optimizer, cfg, batches, device, steps: int = 3) -> dic
             split["all_gemms_fwd_bwd"] += get_self_us(event, cuda)
     out = {k: v / 1e3 / steps for k, v in split.items()}
     out["step_profiled"] = total / steps
+    # device time of the whole step: every kernel (self times of device events)
+    out["device_total"] = sum(e.self_device_time_total for e in prof.key_averages()
+                              if cuda and getattr(e, "self_device_time_total", 0)) / 1e3 / steps if cuda else total / steps
+    out["estimator_share"] = out["estimator"] / out["device_total"] if out["device_total"] else 0.0
     return out
 
 
@@ -209,36 +266,68 @@ def main(argv=None) -> None:
     args = get_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}.get(args.dtype, torch.bfloat16 if device.type == "cuda" else torch.float32)
-    base, tokenizer, task_type = load_model(args, device, dtype)
+    if args.shape:  # the paper's protocol and LoRA unless told otherwise; a fresh model per method
+        from types import SimpleNamespace
+
+        from fixtures.shapes import get_shape_config, make_shape_model
+
+        def base():
+            model = make_shape_model(args.shape, device=device, dtype=dtype)
+            model.requires_grad_(False)
+            return model
+
+        tokenizer, task_type, config = None, "CAUSAL_LM", get_shape_config(args.shape)
+        shell = SimpleNamespace(config=config)
+        args.batch_size, args.seq_len = args.batch_size or 8, args.seq_len or 512
+        if args.targets == "all-linear" and args.r == 16:
+            args.targets, args.r = ",".join(sparselora.PAPER_LORA["target_modules"]), sparselora.PAPER_LORA["r"]
+    else:
+        base, tokenizer, task_type = load_model(args, device, dtype)
+        base.requires_grad_(False)
+        shell, config = base, base.config
     causal = task_type == "CAUSAL_LM"
     args.batch_size = args.batch_size or (4 if args.tiny else 16 if causal else 32)
     args.seq_len = args.seq_len or (64 if args.tiny else 512 if causal else 128)
-    for p in base.parameters():
-        p.requires_grad_(False)
-    batches, held_out = make_batches(args, base, tokenizer, task_type, device)
+    batches, held_out = make_batches(args, shell, tokenizer, task_type, device)
     targets = tuple(t for t in args.targets.split(",") if t)
     common = dict(r=args.r, alpha=2 * args.r, dropout=0.0, target_modules=targets, lr=args.lr)
     lora_cfg = lora.Config(**common)
 
-    def sparse_cfg(ffn: float, attn: float):
+    def sparse_cfg(ffn: float, attn: float, preset: str = ""):
         return sparselora.Config(
             **common, ffn_sparsity=ffn, attn_sparsity=attn, dense_first=args.dense_first,
-            dense_last=args.dense_last, svd_rank=args.svd_rank, dense_warmup=0.0,
+            dense_last=args.dense_last, svd_rank=args.svd_rank, dense_warmup=0.0, preset=preset,
+            context_aware=args.context_length > 0,
         )
 
-    print(f"# {args.model or 'tiny llama'} ({base.config.model_type}, {base.config.num_hidden_layers} layers) "
-          f"on {device} {dtype}; batch {args.batch_size} x seq {args.seq_len}; LoRA r={args.r} on {args.targets}; "
-          f"{args.warmup} warm-up + {args.steps} timed steps; {'text' if args.text else 'random'} batches")
-    lora_ms, _, _ = time_method(base, lora, lora_cfg, task_type, batches, args, device)
-    cfg = sparse_cfg(args.ffn_sparsity, args.attn_sparsity)
-    sparse_ms, model, optimizer = time_method(base, sparselora, cfg, task_type, batches, args, device)
+    name = args.model or args.shape or "tiny llama"
+    print(f"# {name} ({config.model_type}, {config.num_hidden_layers} layers) "
+          f"on {device} {dtype}; batch {args.batch_size} x seq {args.seq_len}"
+          f"{f' (positions >= {args.context_length} dense)' if args.context_length else ''}; LoRA r={args.r} on "
+          f"{args.targets}; compile={args.compile or 'off'}; {args.runs} run(s) of {args.warmup} warm-up + "
+          f"{args.steps} timed steps; {'text' if args.text else 'random'} batches", flush=True)
+    result = {"model": name, "cost_only": bool(args.shape), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+              "dtype": str(dtype), "batch": args.batch_size, "seq": args.seq_len, "context_length": args.context_length,
+              "compile": args.compile, "preset": args.preset, "lora": {"r": args.r, "targets": targets},
+              "protocol": {"warmup": args.warmup, "steps": args.steps, "runs": args.runs}}
+    lora_rec, sparse_rec = {}, {}
+    lora_ms, m, o = time_method(base, lora, lora_cfg, task_type, batches, args, device, record=lora_rec)
+    del m, o
+    if device.type == "cuda":
+        torch._dynamo.reset()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    cfg = sparse_cfg(args.ffn_sparsity, args.attn_sparsity, args.preset)
+    sparse_ms, model, optimizer = time_method(base, sparselora, cfg, task_type, batches, args, device, record=sparse_rec)
     stats = sparselora.stats(model, cfg)
-    print(f"\n{'method':<12}{'step ms':>10}{'speed-up':>10}{'compute sparsity':>18}")
-    print(f"{'lora':<12}{lora_ms:>10.2f}{1.0:>9.2f}x{0.0:>18.3f}")
-    print(f"{'sparselora':<12}{sparse_ms:>10.2f}{lora_ms / sparse_ms:>9.2f}x{stats['compute_sparsity']:>18.3f}")
+    print(f"\n{'method':<12}{'step ms':>10}{'speed-up':>10}{'compute sparsity':>18}{'first step s':>14}")
+    print(f"{'lora':<12}{lora_ms:>10.2f}{1.0:>9.2f}x{0.0:>18.3f}{lora_rec['first_step_s']:>14.1f}")
+    print(f"{'sparselora':<12}{sparse_ms:>10.2f}{lora_ms / sparse_ms:>9.2f}x{stats['compute_sparsity']:>18.3f}"
+          f"{sparse_rec['first_step_s']:>14.1f}")
 
-    split = profile_split(model, optimizer, cfg, batches, device, steps=min(3, args.steps))
-    print(f"\n# sparselora time split (ms/step, torch.profiler; profiled step {split['step_profiled']:.2f} ms)")
+    split = profile_split(model, optimizer, cfg, batches, device, steps=min(3, args.steps), context=args.context_length)
+    print(f"\n# sparselora time split (ms/step, torch.profiler, eager; profiled step {split['step_profiled']:.2f} ms, "
+          f"device time {split['device_total']:.2f} ms; estimator {100 * split['estimator_share']:.1f}% of it)")
     notes = {
         "estimator": "SVD proxies + scores + top-k (no_grad)",
         "gather": "weight slices W[idx] / W[:, idx], activation gathers (forward)",
@@ -248,8 +337,13 @@ def main(argv=None) -> None:
         "lm_head": "output projection (forward)",
         "all_gemms_fwd_bwd": "every mm/addmm/bmm, forward + backward",
     }
-    for name, note in notes.items():
-        print(f"  {name:<20}{split[name]:>9.2f}   {note}")
+    for part, note in notes.items():
+        print(f"  {part:<20}{split[part]:>9.2f}   {note}")
+    result.update(lora_step=lora_rec, sparselora_step=sparse_rec, speedup=lora_ms / sparse_ms, split_eager_ms=split,
+                  stats={k: v for k, v in stats.items() if not isinstance(v, dict)},
+                  schedule=dict(zip(("ffn", "attn"), sparselora.get_schedule(cfg, config.num_hidden_layers))))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
 
     if args.sweep:
         print(f"\n# sweep (dense first {args.dense_first}, last {args.dense_last})")

@@ -1,20 +1,23 @@
 """SparseLoRA's training-free channel estimator (Khaki et al., ICML 2025, arXiv 2506.16500).
 
-Offline, each frozen weight W (out, in) gets a rank-r SVD proxy, x·Wᵀ ≈ (x·A)·B.
-Per batch, under no_grad, the proxies give activation estimates whose per-channel
-L2 norms (over all tokens of the batch: one score per channel per batch) pick the
-channels to keep:
+Offline, each frozen weight W (out, in) gets a rank-r SVD proxy, x·Wᵀ ≈ (x·A)·B,
+computed once from the weights alone. Per batch, under no_grad (the indices carry no
+gradient; the sliced GEMMs that use them do), the proxies score the channels and the
+top k are kept, k = int(width·(1 − s)) (``get_keep``), one channel set per batch:
 
-- FFN: ‖act(gate)·up‖ (gated MLP) or ‖act(lin1)‖ per intermediate channel.
-- Q/K: ‖q_c‖·‖k_c‖, chosen per key/value head and shared by the query heads of its
-  group, so Q and K keep the same channels and dot products stay consistent. With
-  rotary embeddings the unit is the rotary pair (c, c + d/2), which RoPE mixes.
-- V: ‖v_c‖ per key/value head; the output projection keeps the same input columns.
+- FFN: each sample's sequence-mean input goes through the gate/up proxies, then
+  act(gate)·up, then the L2 norm over the batch: one score per intermediate channel
+  (‖act(lin1)‖ for an ungated FFN). The down projection reuses the FFN indices.
+- Q/K: ‖q_c‖·‖k_c‖ per channel (norms over the sparse tokens), the query side averaged
+  over the query heads of each GQA group; chosen per key/value head and shared by the
+  query heads of its group (Hugging Face layout: query head h reads key/value head
+  h // (heads / kv_heads)), so Q and K keep the same channels. With rotary embeddings
+  the unit is the rotary pair (c, c + d/2), which RoPE mixes.
+- V: ‖v_c‖ per key/value head; the output projection reuses the V indices.
 
-Every head keeps the same number of channels, so the sliced shapes stay regular.
+Every head keeps the same number of channels, and k depends only on the width and the
+sparsity, so every shape is static (one compiled graph serves every batch).
 """
-
-import math
 
 import torch
 
@@ -47,8 +50,9 @@ class Proxy:
 
 
 def get_keep(width: int, sparsity: float) -> int:
-    """Channels kept out of ``width`` at ``sparsity`` (at least one; rounding keeps more)."""
-    return max(1, min(width, math.ceil((1.0 - sparsity) * width - 1e-9)))
+    """Channels kept out of ``width`` at ``sparsity``: int(width·(1 − s)), at least one
+    (the 1e-9 absorbs float error: 10·(1 − 0.7) keeps 3, not 2)."""
+    return max(1, min(width, int(width * (1.0 - sparsity) + 1e-9)))
 
 
 def get_channel_norms(y: torch.Tensor) -> torch.Tensor:
@@ -62,17 +66,28 @@ def get_top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def get_ffn_scores(x: torch.Tensor, proxies: tuple, act) -> torch.Tensor:
-    """Per intermediate channel: ‖act(gate)·up‖ for (gate, up) proxies, ‖act(lin1)‖ for (lin1,)."""
+    """Per intermediate channel: the L2 norm over the batch of act(gate)·up (act(lin1) for
+    (lin1,)) of each sample's sequence mean. ``x`` is (batch, tokens, hidden), or
+    (tokens, hidden) for one sample."""
+    m = x.float().mean(dim=-2).to(x.dtype) if x.dim() > 1 else x
+    m = m.reshape(-1, m.shape[-1])
     if len(proxies) == 2:
         gate, up = proxies
-        return get_channel_norms(act(gate(x)) * up(x))
-    return get_channel_norms(act(proxies[0](x)))
+        return get_channel_norms(act(gate(m)) * up(m))
+    return get_channel_norms(act(proxies[0](m)))
 
 
 def select_ffn(x: torch.Tensor, proxies: tuple, act, *, sparsity: float) -> torch.Tensor:
-    """The intermediate channels to keep for this batch."""
+    """The intermediate channels to keep for this batch (``x``: batch, tokens, hidden)."""
     scores = get_ffn_scores(x, proxies, act)
     return get_top_k(scores, get_keep(scores.numel(), sparsity))
+
+
+def get_head_keep(head_dim: int, sparsity: float, *, rope: bool) -> int:
+    """Channels kept per head: int(head_dim·(1 − s)), in whole rotary pairs with RoPE."""
+    if rope and head_dim % 2 == 0:
+        return 2 * get_keep(head_dim // 2, sparsity)
+    return get_keep(head_dim, sparsity)
 
 
 def select_per_head(scores: torch.Tensor, *, sparsity: float, rope: bool) -> torch.Tensor:
@@ -105,8 +120,8 @@ def select_attention(x: torch.Tensor, proxies: dict, *, heads: int, kv_heads: in
     k_norms = get_channel_norms(proxies["k"](x))
     v_norms = get_channel_norms(proxies["v"](x))
     head_dim = q_norms.numel() // heads
-    # ‖q_c‖ of a kv group = norm over its query heads' channel c (all tokens)
-    q_group = q_norms.view(kv_heads, heads // kv_heads, head_dim).norm(dim=1)
+    # the query side of a kv group: the mean of ‖q_c‖ over its query heads
+    q_group = q_norms.view(kv_heads, heads // kv_heads, head_dim).mean(dim=1)
     qk_sel = select_per_head(q_group * k_norms.view(kv_heads, head_dim), sparsity=sparsity, rope=rope)
     v_sel = select_per_head(v_norms.view(kv_heads, head_dim), sparsity=sparsity, rope=False)
     return {

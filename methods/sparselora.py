@@ -6,11 +6,17 @@ batch, on the channels a training-free SVD estimator ranks highest
 (``methods._sparselora_layers``). The LoRA branch stays dense. Sparsity applies to
 training forwards only: evaluation and inference are dense.
 
-Schedule: ``dense_first`` / ``dense_last`` layers are dense; the others skip
+Schedule: a ``preset`` (the paper's per-layer schedules, ``methods._sparselora_presets``),
+else ``dense_first`` / ``dense_last`` layers are dense and the others skip
 ``ffn_sparsity`` of their FFN channels and ``attn_sparsity`` of their attention
 channels, unless ``layer_ffn_sparsity`` / ``layer_attn_sparsity`` give one value per
 layer. The first ``dense_warmup`` of the steps are dense. With ``context_aware`` a
-causal LM computes the tokens that carry the loss densely.
+causal LM runs the positions before the batch's ``context_length`` (the prompt, given
+through ``set_context``) sparse and the answer dense.
+
+Compiles: every kept width is fixed per layer, nothing on the traced path counts or
+syncs, and FLOP / channel accounting is derived from the schedule once per step in
+``after_step``.
 
 This is compute sparsity of the frozen base, not adapter weight sparsity (see
 ``lora_prune``); ``stats`` names its keys accordingly.
@@ -24,16 +30,10 @@ import torch
 from methods._common import adamw as make_optimizer  # noqa: F401  (a method hook)
 from methods._common import check_fraction, check_positive, weight_sparsity
 from methods._common import no_penalty as penalty  # noqa: F401
-from methods._sparselora_layers import ARCHITECTURES, State, get_layers, install, make_blocks
+from methods._sparselora_layers import ARCHITECTURES, State, account, get_layers, install, make_blocks
+from methods._sparselora_presets import PAPER_LORA, PRESETS, get_preset_schedule  # noqa: F401
 from methods.lora import Config as LoraConfig
 from methods.lora import apply as apply_lora
-
-# Read by the training loop, which refuses TrainSettings.compile for a method that sets it.
-# The per-forward FLOP and channel counters are Python ints that dynamo guards on, so every
-# step recompiled (until dynamo's recompile limit, then eager), and the context-aware split
-# has data-dependent shapes. Measured on the H200: the compiled SST-2 case had not finished
-# after 80 s, where LoRA's took 15 s. SparseLoRA trains eagerly.
-COMPILE_UNSUPPORTED = "its per-step counters and channel selection make torch.compile recompile every step"
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,11 @@ class Config(LoraConfig):
         layer_attn_sparsity: one attention sparsity per layer (likewise).
         svd_rank: rank of the estimator's SVD proxy per frozen weight.
         dense_warmup: fraction of training steps run dense before sparsity starts, in [0, 1).
-        context_aware: causal LM only: tokens that carry the loss go dense, context tokens sparse
-            (useful when prompts are masked with -100; with every token labelled all would be dense).
+        context_aware: causal LM only: positions before the batch's context_length (the prompt,
+            labels -100) run sparse, the answer dense. Needs a prompt -> answer task, which gives
+            context_length through ``set_context``; a batch without one is refused at its forward.
+        preset: "" (none), or a paper schedule: "llama3-8b-math", "llama3-8b-csr" (32-layer models),
+            "math", "csr" (scaled to the model's depth). Replaces ffn/attn_sparsity, dense_first/last.
     """
 
     ffn_sparsity: float = 0.9
@@ -62,6 +65,7 @@ class Config(LoraConfig):
     svd_rank: int = 8
     dense_warmup: float = 0.05
     context_aware: bool = False
+    preset: str = ""
 
     def __post_init__(self):
         super().__post_init__()
@@ -81,10 +85,18 @@ class Config(LoraConfig):
                     )
         if not isinstance(self.context_aware, bool):
             raise ValueError(f"methods.sparselora.Config.context_aware={self.context_aware!r}: use true or false")
+        if self.preset not in ("", *PRESETS):
+            raise ValueError(f"methods.sparselora.Config.preset={self.preset!r}: use one of {', '.join(PRESETS)} "
+                             f"(or '' for none)")
+        if self.preset and (self.layer_ffn_sparsity or self.layer_attn_sparsity):
+            raise ValueError(f"methods.sparselora.Config.preset={self.preset!r} gives the per-layer schedule; "
+                             f"leave layer_ffn_sparsity / layer_attn_sparsity empty")
 
 
 def get_schedule(cfg: Config, num_layers: int) -> tuple[list, list]:
-    """Per-layer (ffn, attention) sparsity: the explicit lists, else dense ends and uniform middle."""
+    """Per-layer (ffn, attention) sparsity: the preset, else the explicit lists, else dense ends and uniform middle."""
+    if cfg.preset:
+        return get_preset_schedule(cfg.preset, num_layers)
     def uniform(value: float) -> list:
         return [0.0 if i < cfg.dense_first or i >= num_layers - cfg.dense_last else value for i in range(num_layers)]
 
@@ -119,8 +131,9 @@ def apply(model: torch.nn.Module, cfg: Config, *, task_type: str) -> torch.nn.Mo
     num_layers = len(get_layers(hf_model, model_type))
     ffn, attn = get_schedule(cfg, num_layers)
     blocks, targets = make_blocks(hf_model, model_type=model_type, ffn_sparsity=ffn, attn_sparsity=attn, rank=cfg.svd_rank)
-    state = State(blocks=blocks, active=cfg.dense_warmup == 0, context_aware=cfg.context_aware)
-    install(hf_model, blocks, targets, state=state, causal_lm=task_type == "CAUSAL_LM")
+    causal_lm = task_type == "CAUSAL_LM"
+    state = State(blocks=blocks, active=cfg.dense_warmup == 0, context_aware=cfg.context_aware and causal_lm)
+    install(hf_model, blocks, targets, state=state)
     model._sparselora = state
     return model
 
@@ -133,9 +146,22 @@ def get_state(model: torch.nn.Module) -> State:
     return state
 
 
-def after_step(model: torch.nn.Module, cfg: Config, *, step: int, total_steps: int) -> None:
-    """Count the step as dense or sparse; switch sparsity on once the dense warm-up is over."""
+def set_context(model: torch.nn.Module, cfg: Config, context_length: int | None) -> None:
+    """The next forwards' prompt width (a Python int; None: no prompt), called outside any
+    compiled region before each step. With ``context_aware`` the positions before it run
+    sparse and the rest dense; without it, every position runs sparse. A new value is a new
+    compiled graph: ``TrainSettings.pad_multiple`` keeps the values few."""
+    if context_length is not None and (isinstance(context_length, bool) or not isinstance(context_length, int)
+                                       or context_length < 0):
+        raise ValueError(f"sparselora.set_context: context_length={context_length!r}: give a Python int >= 0 or None")
     state = get_state(model)
+    state.context_length = context_length if state.context_aware else None
+
+
+def after_step(model: torch.nn.Module, cfg: Config, *, step: int, total_steps: int) -> None:
+    """Account the step as dense or sparse; switch sparsity on once the dense warm-up is over."""
+    state = get_state(model)
+    account(state, sparse=state.active)
     if state.active:
         state.sparse_steps += 1
     else:
@@ -148,7 +174,8 @@ def get_ratio(skipped: int, total: int) -> float:
 
 
 def stats(model: torch.nn.Module, cfg: Config) -> dict:
-    """Compute sparsity of the frozen base GEMMs (analytic, over all training forwards so far).
+    """Compute sparsity of the frozen base GEMMs (analytic, over all training steps so far:
+    one training forward per step, from its shape, split and the schedule).
 
     FLOPs count the forward GEMMs and their input-gradient GEMMs (2x the forward; frozen
     weights get no weight gradient), over the targeted projections of every layer.

@@ -78,6 +78,8 @@ def run_step(model, batch) -> tuple:
     out = model(**batch)
     out.loss.backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+    if hasattr(model, "_sparselora"):  # the step's accounting (dense_warmup 0: every step sparse)
+        sparselora.after_step(model, sparselora.Config(dense_warmup=0.0), step=1, total_steps=1)
     return out.logits.detach(), grads
 
 
@@ -100,29 +102,49 @@ def test_sparsity_zero_equals_lora(family):
 @pytest.mark.parametrize("family", ["bert", "llama", "distilbert"])
 def test_sliced_path_keeping_every_channel_equals_lora(family):
     """A sparsity so small that every channel is kept still runs the estimator and the sliced GEMMs."""
-    plain, sparse, cfg = make_pair(family, ffn_sparsity=1e-6, attn_sparsity=1e-6, dense_first=0, dense_last=0)
+    plain, sparse, cfg = make_pair(family, ffn_sparsity=1e-12, attn_sparsity=1e-12, dense_first=0, dense_last=0)
     assert_same(plain, sparse, get_batch(family), atol=1e-5)
     stats = sparselora.stats(sparse, cfg)
     assert stats["estimator_flops"] > 0 and stats["compute_sparsity"] == 0.0
 
 
 def test_context_aware_split_keeping_every_channel_equals_lora():
-    plain, sparse, _ = make_pair("llama", ffn_sparsity=1e-6, attn_sparsity=1e-6, dense_first=0, dense_last=0,
-                                 context_aware=True)
+    plain, sparse, cfg = make_pair("llama", ffn_sparsity=1e-12, attn_sparsity=1e-12, dense_first=0, dense_last=0,
+                                   context_aware=True)
+    sparselora.set_context(sparse, cfg, 5)
     assert_same(plain, sparse, get_batch("llama", prompt=5), atol=1e-5)
 
 
-def test_context_aware_split_computes_loss_tokens_densely():
-    _, sparse, cfg = make_pair("llama", ffn_sparsity=0.5, attn_sparsity=0.5, dense_first=0, dense_last=0,
-                               context_aware=True)
-    batch = get_batch("llama", prompt=6)
-    run_step(sparse, batch)
-    # 3 x 12 tokens; positions 5..10 predict a labelled token (dense), the other 6 per row are sparse
+def test_context_aware_split_computes_answer_positions_densely():
+    """Sparse FFN in the last layer only: positions >= context_length equal the dense model's
+    logits exactly (the FFN is per token and nothing follows), the prompt positions do not."""
+    plain, sparse, cfg = make_pair("llama", layer_ffn_sparsity=[0.0, 0.0, 0.0, 0.75],
+                                   layer_attn_sparsity=[0.0] * 4, context_aware=True)
+    batch = get_batch("llama", prompt=7)
+    sparselora.set_context(sparse, cfg, 7)
+    logits, _ = run_step(sparse, batch)
+    dense, _ = run_step(plain, batch)
+    torch.testing.assert_close(logits[:, 7:], dense[:, 7:], atol=1e-6, rtol=0)
+    assert (logits[:, :7] - dense[:, :7]).abs().max() > 1e-3
+    # 3 x 12 tokens, 7 per row sparse: the FFN of layer 3 skips 75% of its FLOPs on 7/12 of them
     stats = sparselora.stats(sparse, cfg)
-    assert 0.0 < stats["compute_sparsity"] < 0.5 * 0.75
+    assert stats["compute_sparsity_per_block"]["3.ffn"] == pytest.approx(0.75 * 7 / 12)
+    sparselora.set_context(sparse, cfg, 0)  # no prompt position: every token dense
     sparse.zero_grad()
-    run_step(sparse, get_batch("llama", prompt=12))  # nothing labelled: all sparse
-    assert sparselora.stats(sparse, cfg)["compute_sparsity"] > stats["compute_sparsity"]
+    torch.testing.assert_close(run_step(sparse, batch)[0], dense, atol=1e-6, rtol=0)
+
+
+def test_context_aware_without_a_context_length_is_refused():
+    _, sparse, cfg = make_pair("llama", context_aware=True)
+    sparselora.set_context(sparse, cfg, None)
+    with pytest.raises(ValueError, match=r"context_aware=True, but this batch gives no context_length.*"
+                                         r"every token would run dense.*context_aware=false"):
+        run_step(sparse, get_batch("llama"))
+    with pytest.raises(ValueError, match="context_length=2.5"):
+        sparselora.set_context(sparse, cfg, 2.5)
+    sparse.eval()  # evaluation is dense and needs no context
+    with torch.no_grad():
+        sparse(**get_batch("llama"))
 
 
 def make_linear(out_f: int, in_f: int, seed: int) -> tuple:
@@ -130,17 +152,25 @@ def make_linear(out_f: int, in_f: int, seed: int) -> tuple:
     return torch.randn(out_f, in_f, generator=g, dtype=torch.float64), torch.randn(out_f, generator=g, dtype=torch.float64)
 
 
-def test_ffn_choice_is_top_k_of_proxy_scores_and_oracle_at_full_rank():
-    x = torch.randn(40, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+def test_ffn_choice_is_top_k_of_sequence_mean_scores_and_oracle_at_full_rank():
+    """The paper's FFN score: each sample's sequence mean through the proxies, SiLU(gate)·up,
+    the L2 norm over the batch, top k = int(96 · 0.25) = 24: one channel set per batch."""
+    x = torch.randn(5, 8, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    mean = x.mean(dim=1)
     (wg, _), (wu, _) = make_linear(96, 32, 1), make_linear(96, 32, 2)
     act = torch.nn.functional.silu
     low = (Proxy(wg, None, 4), Proxy(wu, None, 4))
     chosen = select_ffn(x, low, act, sparsity=0.75)
-    scores = (act(low[0](x)) * low[1](x)).norm(dim=0)
+    scores = (act(low[0](mean)) * low[1](mean)).norm(dim=0)
     assert chosen.tolist() == sorted(scores.topk(24).indices.tolist())
     full = (Proxy(wg, None, 32), Proxy(wu, None, 32))
-    oracle = (act(x @ wg.T) * (x @ wu.T)).norm(dim=0)
+    oracle = (act(mean @ wg.T) * (mean @ wu.T)).norm(dim=0)
     assert select_ffn(x, full, act, sparsity=0.75).tolist() == sorted(oracle.topk(24).indices.tolist())
+
+
+def test_kept_channels_are_int_of_width_times_density():
+    assert get_keep(14336, 0.99) == 143 and get_keep(1536, 0.99) == 15 and get_keep(10, 0.7) == 3
+    assert get_keep(128, 0.2) == 102 and get_keep(4, 0.99) == 1 and get_keep(64, 0.0) == 64
 
 
 @pytest.mark.parametrize("rope", [True, False])
@@ -151,7 +181,7 @@ def test_attention_choice_is_oracle_at_full_rank(rope):
     proxies = {"q": Proxy(wq, bq, hidden), "k": Proxy(wk, bk, hidden), "v": Proxy(wv, bv, hidden)}
     idx = select_attention(x, proxies, heads=heads, kv_heads=kv_heads, sparsity=0.5, rope=rope)
     # oracle from the true activations, head by head
-    qn = get_channel_norms(x @ wq.T + bq).view(kv_heads, 2, d).norm(dim=1)
+    qn = get_channel_norms(x @ wq.T + bq).view(kv_heads, 2, d).mean(dim=1)  # the group's mean ‖q_c‖
     kn = get_channel_norms(x @ wk.T + bk).view(kv_heads, d)
     vn = get_channel_norms(x @ wv.T + bv).view(kv_heads, d)
     for g in range(kv_heads):
@@ -182,7 +212,8 @@ def test_flops_match_hand_count():
     assert stats["base_gemm_flops_dense"] == 2 * dense  # forward + input-gradient GEMMs
     assert stats["base_gemm_flops_actual"] == 2 * actual
     assert stats["compute_sparsity"] == pytest.approx(1 - actual / dense)
-    assert stats["estimator_flops"] == 3 * 2 * n * r * (h + h) + 2 * n * r * (h + f)
+    # attention proxies on every token; the FFN proxy on the 3 sequence means
+    assert stats["estimator_flops"] == 3 * 2 * n * r * (h + h) + 2 * 3 * r * (h + f)
     assert stats["channel_sparsity_ffn"] == 0.5 and stats["channel_sparsity_attn"] == 0.5
     assert set(stats["compute_sparsity_per_block"]) == {"0.attn", "0.ffn"}
 
@@ -264,25 +295,194 @@ def test_perf_script_runs_tiny_on_cpu():
     assert result and float(result.group(1)) > 0 and float(result.group(2)) > 0.3
 
 
-def test_training_step_traces_under_torch_compile():
-    """The estimator reads no clock while dynamo traces it (a clock read there warned, and
-    the suite's -W error made every compiled SparseLoRA case fail)."""
-    plain, sparse, _ = make_pair("llama", dense_first=0, dense_last=0)
-    compiled = torch.compile(sparse, backend="eager")  # dynamo's tracing, no code generation
-    batch = get_batch("llama")
-    compiled.train()
-    compiled(**batch).loss.backward()
-    stats = sparselora.stats(sparse, sparselora.Config(dense_first=0, dense_last=0))
-    assert stats["compute_sparsity"] > 0 and stats["estimator_seconds"] == 0.0
+def make_llama(heads: int, kv_heads: int, *, layers: int = 2, head_dim: int = 8, ffn: int = 48):
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=VOCAB, hidden_size=4 * heads, num_hidden_layers=layers, num_attention_heads=heads,
+                         num_key_value_heads=kv_heads, head_dim=head_dim, intermediate_size=ffn)
+    return LlamaForCausalLM(config).double()
 
 
-def test_training_loop_refuses_to_compile_it():
-    from fixtures.settings import TrainSettings
-    from fixtures.train import train
+def record_selections(monkeypatch) -> list:
+    """Every selection the estimator makes, in call order (per layer: attention, then FFN)."""
+    from methods import _sparselora_layers as layers
 
+    chosen, original = [], layers.select
+
+    def spy(block, xs, state):
+        out = original(block, xs, state)
+        chosen.append((block.name, {k: v.clone() for k, v in out.items()}))
+        return out
+
+    monkeypatch.setattr(layers, "select", spy)
+    return chosen
+
+
+def mask_like_selection(model, chosen: list, c: int) -> None:
+    """The dense reference: at positions < c, the base outputs of q/k/v outside the kept channels,
+    the o input columns outside them and the FFN's intermediate channels outside them (LoRA
+    included) are zeroed; positions >= c stay dense."""
+    layers = model.get_base_model().model.layers
+
+    def drop(t, keep):
+        t = t.clone()
+        t[:, :c, ~keep] = 0
+        return t
+
+    for name, idx in chosen:
+        i, kind = name.split(".")
+        layer = layers[int(i)]
+        for role in ("q", "k", "v", "o") if kind == "attn" else ("down",):
+            module = getattr(layer.self_attn, f"{role}_proj") if kind == "attn" else layer.mlp.down_proj
+            width = module.in_features if role in ("o", "down") else module.out_features
+            keep = torch.zeros(width, dtype=torch.bool)
+            keep[idx[role]] = True
+            if role == "down":  # the whole intermediate channel, LoRA of gate/up included
+                module.register_forward_pre_hook(lambda m, args, keep=keep: (drop(args[0], keep),))
+            elif role == "o":
+                module.base_layer.register_forward_pre_hook(lambda m, args, keep=keep: (drop(args[0], keep),))
+            else:
+                module.base_layer.register_forward_hook(lambda m, args, out, keep=keep: drop(out, keep))
+
+
+@pytest.mark.parametrize("heads, kv_heads", [(9, 3), (32, 8)])  # SmolLM2's and Llama-3's grouping
+@pytest.mark.parametrize("sparsity", [0.25, 0.5, 0.75])
+@pytest.mark.parametrize("context_length", [None, 5])
+def test_outputs_and_gradients_equal_the_masked_dense_model(monkeypatch, heads, kv_heads, sparsity, context_length):
+    """Every sliced projection (q/k/v/o with GQA, gate/up/down), LoRA on all of them: the sparse
+    model's outputs, input gradients (through both layers) and LoRA gradients equal those of the
+    dense model whose skipped channels are zeroed. No gather cuts the gradient to earlier layers."""
+    base = make_llama(heads, kv_heads)
+    cfg = sparselora.Config(dropout=0.0, target_modules=("all-linear",), ffn_sparsity=sparsity, attn_sparsity=sparsity,
+                            dense_first=0, dense_last=0, dense_warmup=0.0, context_aware=context_length is not None)
+    sparse = sparselora.apply(base, cfg, task_type="CAUSAL_LM")
+    for name, p in sparse.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.2, generator=torch.Generator().manual_seed(len(name)))
+    reference = lora.apply(make_llama(heads, kv_heads), lora.Config(dropout=0.0, target_modules=("all-linear",)),
+                           task_type="CAUSAL_LM")
+    reference.load_state_dict(sparse.state_dict())
+    sparselora.set_context(sparse, cfg, context_length)
+    chosen = record_selections(monkeypatch)
+    embeds = torch.randn(3, 12, 4 * heads, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+
+    def run(model):
+        model.train()
+        model.zero_grad()
+        x = embeds.clone().requires_grad_(True)
+        out = model(inputs_embeds=x).logits
+        (out * torch.linspace(-1, 1, out.shape[-1], dtype=out.dtype)).sum().backward()
+        grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+        return out.detach(), x.grad, grads
+
+    out, grad_x, grads = run(sparse)
+    assert [name for name, _ in chosen] == ["0.attn", "0.ffn", "1.attn", "1.ffn"]
+    for name, idx in chosen:  # k = int(width · (1 − s)) per layer: 8-wide heads in rotary pairs, 48-wide FFN
+        want = 48 * (1 - sparsity) if name.endswith("ffn") else heads * 2 * int(4 * (1 - sparsity))
+        assert idx["up" if name.endswith("ffn") else "q"].numel() == int(want)
+    mask_like_selection(reference, chosen, 12 if context_length is None else context_length)
+    ref_out, ref_grad_x, ref_grads = run(reference)
+    torch.testing.assert_close(out, ref_out, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(grad_x, ref_grad_x, atol=1e-10, rtol=1e-10)
+    for name in grads:
+        torch.testing.assert_close(grads[name], ref_grads[name], atol=1e-10, rtol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize("heads, kv_heads", [(9, 3), (32, 8)])
+def test_query_heads_keep_the_channels_of_their_hf_key_value_head(heads, kv_heads):
+    """Hugging Face's layout (repeat_kv): query head h attends with key/value head h // (heads / kv_heads)."""
+    d, hidden = 8, 32
+    x = torch.randn(20, hidden, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    proxies = {r: Proxy(make_linear(n * d, hidden, i)[0], None, 4)
+               for i, (r, n) in enumerate((("q", heads), ("k", kv_heads), ("v", kv_heads)))}
+    idx = select_attention(x, proxies, heads=heads, kv_heads=kv_heads, sparsity=0.5, rope=True)
+    q, k, v, o = (idx[r].view(-1, 4) % d for r in ("q", "k", "v", "o"))
+    for h in range(heads):
+        assert q[h].tolist() == k[h // (heads // kv_heads)].tolist()
+        assert o[h].tolist() == v[h // (heads // kv_heads)].tolist()  # O reuses the V indices
+    assert (idx["q"].view(-1, 4) // d).tolist() == [[h] * 4 for h in range(heads)]
+
+
+def count_graphs():
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    return graphs, backend
+
+
+def test_training_steps_compile_once_and_do_not_recompile():
+    """Static kept widths, no counters on the traced path, the context split from a Python int:
+    three sparse steps with a prompt/answer split trace as one graph (fullgraph) and reuse it."""
     base, task_type = make_model("llama", layers=2)
-    cfg = sparselora.Config(dropout=0.0)
+    cfg = sparselora.Config(dropout=0.0, dense_first=0, dense_last=0, dense_warmup=0.0, context_aware=True)
     model = sparselora.apply(base, cfg, task_type=task_type)
-    with pytest.raises(ValueError, match=r"compile='default': sparselora cannot be compiled .*train.compile=''"):
-        train(model, iter([]), method=sparselora, cfg=cfg, settings=TrainSettings(compile="default"), total_steps=1,
-              device=torch.device("cpu"))
+    graphs, backend = count_graphs()
+    compiled = torch.compile(model, backend=backend, fullgraph=True)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.train()
+    counts = []
+    for step in range(1, 4):
+        sparselora.set_context(model, cfg, 5)
+        batch = {k: v.roll(step, 0) for k, v in get_batch("llama", prompt=5).items()}
+        compiled(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        sparselora.after_step(model, cfg, step=step, total_steps=3)
+        counts.append(len(graphs))
+    assert counts[0] >= 1 and counts == [counts[0]] * 3, counts
+    stats = sparselora.stats(model, cfg)
+    # FFN 0.9 and attention 0.5 of the channels skipped on 5 of 12 positions
+    assert stats["sparse_steps"] == 3 and 0.5 * 5 / 12 < stats["compute_sparsity"] < 0.9 * 5 / 12
+    assert stats["estimator_seconds"] == 0.0  # no clock read on the traced path
+
+
+def test_paper_presets_are_the_published_schedules():
+    ffn, attn = sparselora.get_schedule(sparselora.Config(preset="llama3-8b-math"), 32)
+    assert [i for i, s in enumerate(ffn) if s] == list(range(3, 31)) and set(ffn) == {0.0, 0.99}
+    assert [i for i, s in enumerate(attn) if s] == [*range(14, 20), *range(21, 24), *range(25, 30)]
+    assert set(attn) == {0.0, 0.75}
+    ffn, attn = sparselora.get_schedule(sparselora.Config(preset="llama3-8b-csr"), 32)
+    assert [i for i, s in enumerate(ffn) if s] == list(range(17, 31)) and max(ffn) == 0.97
+    assert [i for i, s in enumerate(attn) if s] == [*range(17, 20), *range(21, 24), *range(25, 30)] and max(attn) == 0.2
+    assert sparselora.get_schedule(sparselora.Config(preset="math"), 32) == sparselora.get_schedule(
+        sparselora.Config(preset="llama3-8b-math"), 32)
+    assert sparselora.Config().dense_warmup == 0.05  # the paper's first 5% of steps dense
+    assert sparselora.PAPER_LORA == {"r": 32, "alpha": 64, "target_modules": ("q_proj", "k_proj", "v_proj", "o_proj")}
+
+
+@pytest.mark.parametrize("layers", [16, 28, 30])
+def test_depth_scaled_presets_keep_the_fractions_of_depth(layers):
+    ffn, attn = sparselora.get_schedule(sparselora.Config(preset="math"), layers)
+    assert len(ffn) == len(attn) == layers
+    assert sum(s > 0 for s in ffn) / layers == pytest.approx(28 / 32, abs=1.5 / layers)
+    assert sum(s > 0 for s in attn) / layers == pytest.approx(14 / 32, abs=1.5 / layers)
+    assert ffn[0] == 0.0 and ffn[-1] == 0.0 and attn[: layers // 3] == [0.0] * (layers // 3)
+
+
+def test_a_preset_that_does_not_fit_the_depth_is_refused():
+    with pytest.raises(ValueError, match=r"preset='llama3-8b-math' lists layers 3-30 \(FFN\) and 14-19, 21-23, "
+                                         r"25-29 \(attention\) of a 32-layer model; this model has 30 layers.*'math'"):
+        sparselora.get_schedule(sparselora.Config(preset="llama3-8b-math"), 30)
+    with pytest.raises(ValueError, match=r"Config\.preset='llama8b'"):
+        sparselora.Config(preset="llama8b")
+    with pytest.raises(ValueError, match=r"Config\.preset='math' gives the per-layer schedule"):
+        sparselora.Config(preset="math", layer_ffn_sparsity=[0.5])
+
+
+def test_the_math_preset_on_smollm2_skips_most_context_flops():
+    """SmolLM2-135M's shapes (30 layers, FFN 1536, 9/3 heads) with the paper's LoRA targets."""
+    config = LlamaConfig(vocab_size=VOCAB, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                         num_attention_heads=9, num_key_value_heads=3, head_dim=64)
+    torch.manual_seed(0)
+    with torch.device("meta"):
+        shapes = LlamaForCausalLM(config)
+    from methods._sparselora_layers import State, account, make_blocks
+
+    ffn, attn = sparselora.get_schedule(sparselora.Config(preset="math"), 30)
+    blocks, _ = make_blocks(shapes, model_type="llama", ffn_sparsity=ffn, attn_sparsity=[0.0] * 30, rank=8)
+    state = State(blocks=blocks, active=True, context_aware=False, tokens=(2, 64))
+    account(state, sparse=True)
+    dense, actual = sum(b.flops_dense for b in blocks), sum(b.flops_actual for b in blocks)
+    assert 1 - actual / dense > 0.6
