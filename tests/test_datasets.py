@@ -288,7 +288,7 @@ def test_dataset_folders_are_checked_up_front_and_expand_home(tmp_path, monkeypa
     (tmp_path / "mine").mkdir()
 
     def config(*values):
-        return SimpleNamespace(getoption=lambda name: list(values))
+        return SimpleNamespace(getoption=lambda name: list(values), getini=lambda name: [])
 
     assert get_custom_datasets(config("mine=~/mine")) == {"mine": str(tmp_path / "mine")}
     with pytest.raises(pytest.UsageError, match="--dataset gone=~/gone: no such folder"):
