@@ -278,7 +278,7 @@ def test_registered_in_the_matrix():
     from bench.matrix import CASES, TIERS
 
     assert {c.id for c in CASES if c.method == "sparselora" and c.hardware == "cpu" and c.tier == "tiny"} == {
-        f"sparselora-{d}-tiny-cpu-seed0" for d in ("sst2", "imdb", "wikitext2")
+        f"sparselora-{d}-tiny-cpu-seed0" for d in ("sst2", "imdb", "wikitext2", "sst2_instruct", "imdb_instruct")
     }
     sparselora.Config(**TIERS["tiny"].options["sparselora"])
 
