@@ -198,6 +198,10 @@ def main(argv: list[str]) -> int:
         tmp.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
         tmp.replace(out_dir / "record.json")
     if torch.distributed.is_initialized():
+        # every rank leaves together: a rank that tore its process group down while rank 0 was
+        # still writing the record was once killed by gloo at exit ("terminate called without
+        # an active exception", rank exit code -6)
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return 0
 
