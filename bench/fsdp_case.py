@@ -112,7 +112,13 @@ def run_rank(case: Case, options: dict, *, rank: int, local_rank: int, world: in
                 case, options=options, device=device, model_name=model_name, rank=rank, world=world)
             kind, before = "lm", None
         else:
+            # rank 0 builds first, so that a tiny model's cached base is written once, not by
+            # every rank at the same time; the others then read it
+            if world > 1 and rank != 0:
+                torch.distributed.barrier()
             run = build_run(case, tier=tier, options=options, device=device)
+            if world > 1 and rank == 0:
+                torch.distributed.barrier()
             model, workload, method, cfg, settings = run.model, run.workload, run.method, run.cfg, run.settings
             kind = run.task.kind
             precision = make_autocast(device, settings.autocast)
