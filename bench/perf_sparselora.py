@@ -26,6 +26,7 @@ Examples:
 """
 
 import argparse
+import contextlib
 import copy
 import json
 import math
@@ -38,6 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fixtures.train import compiled_layers  # noqa: E402
 from methods import lora, sparselora  # noqa: E402
 
 PARTS = ("estimator", "gather", "gemm", "scatter")
@@ -52,6 +54,8 @@ def get_args(argv=None) -> argparse.Namespace:
     p.add_argument("--context-length", type=int, default=0,
                    help="positions < this run sparse, the rest dense (context-aware split; 0 = all sparse)")
     p.add_argument("--compile", default="", choices=("", "default", "reduce-overhead"), help="torch.compile both methods")
+    p.add_argument("--compile-scope", default="layers", choices=("layers", "model"),
+                   help="compile each decoder layer (one graph per distinct layer; minutes less at 8B) or the whole model")
     p.add_argument("--runs", type=int, default=1, help="timed runs per method; with >= 3 the best and worst are dropped")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--batch-size", type=int, help="default 16 (causal LM) / 32 (classification); 4 with --tiny")
@@ -175,11 +179,28 @@ def get_median(values: list) -> float:
 
 def time_method(base, method, cfg, task_type, batches, args, device, record: dict | None = None) -> tuple:
     """(step ms, model, optimizer): per run, --warmup untimed then --steps timed steps, the run's
-    median; over --runs runs the mean, best and worst dropped when there are >= 3."""
+    median; over --runs runs the mean, best and worst dropped when there are >= 3. The model
+    comes back eager (layers compiled in place are restored)."""
+    t0 = time.perf_counter()
     model, optimizer = make_run(base, method, cfg, task_type, device)
+    setup_s = time.perf_counter() - t0  # the model, the adapters and (SparseLoRA) the SVD proxies
+    print(f"  {cfg.__module__.split('.')[-1]}: set up in {setup_s:.1f} s", flush=True)
+    with contextlib.ExitStack() as stack:
+        ms = time_compiled(model, optimizer, method, cfg, batches, args, device, stack, record)
+    if record is not None:
+        record["setup_s"] = setup_s
+    print(f"  {cfg.__module__.split('.')[-1]}: {ms:.2f} ms/step", flush=True)
+    return ms, model, optimizer
+
+
+def time_compiled(model, optimizer, method, cfg, batches, args, device, stack, record) -> float:
+    """time_method's runs, compiled as --compile says (in-place layer compiles restored by ``stack``)."""
     fn, graphs = model, args.compile == "reduce-overhead"
-    if args.compile:
-        fn = torch.compile(model, mode=None if args.compile == "default" else args.compile)
+    mode = None if args.compile == "default" else args.compile
+    if args.compile and args.compile_scope == "layers":
+        stack.enter_context(compiled_layers(model, mode))  # in place: ``fn`` stays the model
+    elif args.compile:
+        fn = torch.compile(model, mode=mode)
     context = getattr(args, "context_length", 0)
     kw = dict(device=device, fn=fn, context=context, graphs=graphs)
     t0 = time.perf_counter()
@@ -197,7 +218,7 @@ def time_method(base, method, cfg, task_type, batches, args, device, record: dic
     if record is not None:
         record.update(step_ms=ms, runs_ms=runs, first_step_s=compile_s, first_step_ms_timed=first[0],
                       peak_gib=torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None)
-    return ms, model, optimizer
+    return ms
 
 
 def get_time_us(event, cuda: bool) -> float:
@@ -308,7 +329,7 @@ def main(argv=None) -> None:
           f"{args.steps} timed steps; {'text' if args.text else 'random'} batches", flush=True)
     result = {"model": name, "cost_only": bool(args.shape), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
               "dtype": str(dtype), "batch": args.batch_size, "seq": args.seq_len, "context_length": args.context_length,
-              "compile": args.compile, "preset": args.preset, "lora": {"r": args.r, "targets": targets},
+              "compile": args.compile, "compile_scope": args.compile_scope if args.compile else "", "preset": args.preset, "lora": {"r": args.r, "targets": targets},
               "protocol": {"warmup": args.warmup, "steps": args.steps, "runs": args.runs}}
     lora_rec, sparse_rec = {}, {}
     lora_ms, m, o = time_method(base, lora, lora_cfg, task_type, batches, args, device, record=lora_rec)

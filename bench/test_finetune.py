@@ -151,7 +151,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         if status == "error" and not isinstance(error, DataError):  # bad data is the user's to fix: no stack
             message += "\n" + traceback.format_exc()
         record.update(status=status, floor_passed=False, error=f"{type(error).__name__}: {error}",
-                      failed_at_step=getattr(error, "step", None), **memory.result)
+                      failed_at_step=getattr(error, "step", None), **memory.result,
+                      **({"loss_curve": error.loss_curve} if hasattr(error, "loss_curve") else {}))
     else:
         message = None
     if message:

@@ -30,10 +30,10 @@ class Proxy:
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, rank: int):
         w = weight.detach().float()
-        u, s, vh = torch.linalg.svd(w, full_matrices=False)
-        r = min(rank, s.numel())
-        self.a = (vh[:r].T * s[:r]).to(weight.dtype).contiguous()
-        self.b = u[:, :r].T.to(weight.dtype).contiguous()
+        u, s, vh = get_top_singular(w, rank)
+        r = s.numel()
+        self.a = (vh.T * s).to(weight.dtype).contiguous()
+        self.b = u.T.to(weight.dtype).contiguous()
         self.bias = None if bias is None else bias.detach()
         self.rank = r
         self.out_features, self.in_features = w.shape
@@ -47,6 +47,29 @@ class Proxy:
     def flops(self, tokens: int) -> int:
         """Multiply-adds x2 of the two thin GEMMs for ``tokens`` rows."""
         return 2 * tokens * self.rank * (self.in_features + self.out_features)
+
+
+# Above this smaller side a full SVD is slow (seconds per 8B-sized weight on a GPU, ~100 weights
+# per model): the top singular triplets come from the eigenvectors of the small Gram matrix instead.
+GRAM_ABOVE = 1024
+
+
+def get_top_singular(w: torch.Tensor, rank: int) -> tuple:
+    """(U_r, S_r, Vh_r) of the float32 matrix ``w``: the r largest singular triplets, exact (a
+    full SVD for small matrices; for large ones the top eigenpairs of WᵀW or WWᵀ, whose
+    eigenvalues are the squared singular values)."""
+    r = min(rank, *w.shape)
+    if min(w.shape) <= GRAM_ABOVE:
+        u, s, vh = torch.linalg.svd(w, full_matrices=False)
+        return u[:, :r], s[:r], vh[:r]
+    tall = w.shape[0] >= w.shape[1]
+    values, vectors = torch.linalg.eigh(w.T @ w if tall else w @ w.T)  # ascending
+    top = vectors[:, -r:].flip(-1)
+    s = values[-r:].flip(-1).clamp_min(0).sqrt()
+    safe = s.clamp_min(torch.finfo(s.dtype).tiny)
+    if tall:  # top = V_r: U_r = W V_r / s
+        return (w @ top) / safe, s, top.T
+    return top, s, (top.T @ w) / safe[:, None]  # top = U_r: Vh_r = U_rᵀ W / s
 
 
 def get_keep(width: int, sparsity: float) -> int:

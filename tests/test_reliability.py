@@ -62,6 +62,17 @@ def test_time_limit_is_timeout():
     assert get_failure_status(info.value) == "timeout"
 
 
+def test_a_stopped_run_keeps_its_loss_curve():
+    """A timeout or divergence keeps the curve so far: the readings, then the unread steps."""
+    with pytest.raises(TimeLimit) as info:
+        run(Regression(sleep=0.01), time_limit_s=0.08)
+    curve, step = info.value.loss_curve, info.value.step
+    assert curve and curve[-1][0] == step and all(b[0] > a[0] for a, b in zip(curve, curve[1:]))
+    with pytest.raises(Diverged) as info:
+        run(Regression(nan_after=7))
+    assert [s for s, _ in info.value.loss_curve] == [5, 10] and info.value.loss_curve[-1][1] != info.value.loss_curve[-1][1]
+
+
 def test_oom_is_a_status_and_bugs_are_not():
     assert get_failure_status(torch.OutOfMemoryError("CUDA out of memory")) == "oom"
     assert get_failure_status(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling cublasCreate")) == "oom"

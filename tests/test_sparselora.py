@@ -486,3 +486,23 @@ def test_the_math_preset_on_smollm2_skips_most_context_flops():
     account(state, sparse=True)
     dense, actual = sum(b.flops_dense for b in blocks), sum(b.flops_actual for b in blocks)
     assert 1 - actual / dense > 0.6
+
+
+@pytest.mark.parametrize("shape", [(1300, 1100), (1100, 1300)])
+def test_large_proxies_take_the_same_top_singular_triplets_as_a_full_svd(shape):
+    """Above GRAM_ABOVE the proxy's rank-r factors come from the Gram matrix; they must give the
+    SVD's best rank-r approximation (a matrix with a clear top-8 spectrum)."""
+    from methods._sparselora_estimator import GRAM_ABOVE, get_top_singular
+
+    assert min(shape) > GRAM_ABOVE
+    g = torch.Generator().manual_seed(0)
+    out_f, in_f = shape
+    w = torch.randn(out_f, 8, generator=g) @ torch.randn(8, in_f, generator=g) + 0.01 * torch.randn(shape, generator=g)
+    u, s, vh = get_top_singular(w, 8)
+    u0, s0, vh0 = torch.linalg.svd(w, full_matrices=False)
+    torch.testing.assert_close(s, s0[:8], rtol=1e-4, atol=1e-3)
+    best = (u0[:, :8] * s0[:8]) @ vh0[:8]
+    torch.testing.assert_close((u * s) @ vh, best, rtol=1e-3, atol=1e-3)
+    x = torch.randn(4, in_f, generator=g)
+    proxy = Proxy(w, None, 8)
+    torch.testing.assert_close(proxy(x), x @ best.T, rtol=1e-3, atol=1e-2)
