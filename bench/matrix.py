@@ -264,14 +264,18 @@ FLOORS[("wikitext2", "scale")] = Floor("loss_decrease", 0.003)
 # 0.707, hira 0.663; the floor is 15 points above chance.
 FLOORS[("sst2_instruct", "tiny")] = Floor("accuracy", 0.70)
 FLOORS[("imdb_instruct", "tiny")] = Floor("accuracy", 0.65)
-# sst2_instruct / imdb_instruct on SmolLM2 (real, perf): provisional floors, to be replaced by
-# ones set from a finished run. Zero-shot, SmolLM2-135M-Instruct (the pack's GGUF) scored 0.80
-# accuracy on 200 SST-2 validation sentences (limit_eval 200, this CPU, 2026-12-01; majority
-# class 0.535), so a trained case must beat the zero-shot model: the classification tasks' real
-# floors (0.83, 0.84). On an H200 (results/h200-instruct/run2) LoRA's answer-token training loss
-# was 0.18-0.19 at step ~1,250 of 2,104 when the cases hit their time limit; no accuracy yet.
-FLOORS[("sst2_instruct", "real")] = FLOORS[("sst2", "real")]
-FLOORS[("sst2_instruct", "perf")] = FLOORS[("sst2", "real")]
+# sst2_instruct on SmolLM2-135M-Instruct (the pack's GGUF), real tier, one epoch, measured on an
+# H200 (results/h200-instruct/run3, 2026-12-02): LoRA 0.906, 0.901, 0.906 validation accuracy
+# (seeds 0-2, all 872 sentences), zero-shot 0.780 (majority class 0.509). The floor sits 5
+# points below the lowest seed and 7 above zero-shot; the perf tier (the same epoch in bf16
+# autocast, prompts padded to multiples of 16) keeps it. Other methods are not yet measured
+# on this task (SparseLoRA's three seeds hit their time limit at step ~1,950 of 2,104, with an
+# answer-token training loss of 0.29 against LoRA's 0.17 at the same step).
+FLOORS[("sst2_instruct", "real")] = Floor("accuracy", 0.85)
+FLOORS[("sst2_instruct", "perf")] = FLOORS[("sst2_instruct", "real")]
+# imdb_instruct (real): provisional, IMDB classification's real floor, until a finished run: the
+# zero-shot model scored 0.80 on 200 SST-2 sentences (this CPU, 2026-12-01), so a trained case
+# must beat that.
 FLOORS[("imdb_instruct", "real")] = FLOORS[("imdb", "real")]
 # A dataset added with --dataset NAME=PATH has no reference: it must beat always
 # predicting the eval split's majority class by at least a point.

@@ -29,7 +29,7 @@ from fixtures.shapes import COST_ONLY, SHAPES
 from fixtures.provenance import get_determinism
 from fixtures.real_models import ModelUnavailable
 from fixtures.stop import check as check_stop
-from fixtures.train import make_autocast, train
+from fixtures.train import TimeLimit, make_autocast, train
 
 
 def pytest_generate_tests(metafunc):
@@ -119,11 +119,16 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
             with precision():
                 zero_shot = run.task.kind in ("lm", "instruct")  # a causal LM scores before training too
                 before = run.workload.evaluate(run.model, device=device) if zero_shot else {}
-            result = train(
-                run.model, run.workload.batches(seed=case.seed, device=device),
-                method=run.method, cfg=run.cfg, settings=run.settings,
-                total_steps=run.workload.total_steps, device=device, label=case.id,
-            )
+            try:
+                result = train(
+                    run.model, run.workload.batches(seed=case.seed, device=device),
+                    method=run.method, cfg=run.cfg, settings=run.settings,
+                    total_steps=run.workload.total_steps, device=device, label=case.id,
+                )
+            except TimeLimit as stop:  # the budget ran out: the model as trained so far is still scored
+                with precision():
+                    stop.quality = run.workload.evaluate(run.model, device=device)
+                raise
             with precision():
                 quality = run.workload.evaluate(run.model, device=device)
             batch = run.workload.get_inference_batch(device)
@@ -152,7 +157,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
             message += "\n" + traceback.format_exc()
         record.update(status=status, floor_passed=False, error=f"{type(error).__name__}: {error}",
                       failed_at_step=getattr(error, "step", None), **memory.result,
-                      **({"loss_curve": error.loss_curve} if hasattr(error, "loss_curve") else {}))
+                      **({"loss_curve": error.loss_curve} if hasattr(error, "loss_curve") else {}),
+                      **({"quality_at_stop": error.quality} if hasattr(error, "quality") else {}))
     else:
         message = None
     if message:

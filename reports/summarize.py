@@ -348,10 +348,13 @@ def get_failure_detail(row: Row) -> str:
     if row.status == "failed_floor" and metric:
         value = row.extra.get(metric)
         return f"{metric} {fmt.get_number(value, 4)} misses floor {row.extra.get('floor_value')}"
+    partial = row.extra.get("quality_at_stop") or {}
+    at_stop = f"; {metric} {fmt.get_number(partial[metric], 4)} when stopped (training unfinished)" \
+        if metric in partial else ""
     for key in ("error", "reason", "message"):
         if row.extra.get(key):
-            return str(row.extra[key])
-    return "no detail recorded"
+            return str(row.extra[key]) + at_stop
+    return "no detail recorded" + at_stop
 
 
 def summarize(rows: list[Row], *, with_plots: bool = True, title: str = "PEFT benchmark report") -> ReportModel:

@@ -292,3 +292,27 @@ def test_a_set_value_refused_only_with_the_case_settings_is_a_recorded_failure(t
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout[-3000:]
     (entry,) = json.loads((tmp_path / "out.json").read_text())["benchmarks"]
     assert entry["extra_info"]["status"] == "error" and "dtype='bf16'" in entry["extra_info"]["error"]
+
+
+def test_a_timed_out_case_keeps_its_loss_curve_and_quality_when_stopped(tmp_path):
+    """A case stopped by train.time_limit_s is a "timeout" in the results, with the loss curve so
+    far and the model as trained so far scored (quality_at_stop), shown in the report's detail."""
+    import json
+
+    from reports.load import load_file
+    from reports.summarize import get_failure_detail
+
+    out = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_finetune.py::test_finetune[lora-sst2-tiny-cpu-seed0]",
+         "-p", "no:cacheprovider", "-q", "--set", "train.time_limit_s=0.3",
+         "--benchmark-json", str(out), "--benchmark-storage", str(tmp_path / "store")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == pytest.ExitCode.TESTS_FAILED, proc.stdout[-3000:]
+    (entry,) = json.loads(out.read_text())["benchmarks"]
+    extra = entry["extra_info"]
+    assert extra["status"] == "timeout" and extra["loss_curve"][-1][0] == extra["failed_at_step"]
+    assert 0.0 <= extra["quality_at_stop"]["accuracy"] <= 1.0
+    (row,) = load_file(out)
+    assert "when stopped (training unfinished)" in get_failure_detail(row)
