@@ -506,3 +506,42 @@ def test_large_proxies_take_the_same_top_singular_triplets_as_a_full_svd(shape):
     x = torch.randn(4, in_f, generator=g)
     proxy = Proxy(w, None, 8)
     torch.testing.assert_close(proxy(x), x @ best.T, rtol=1e-3, atol=1e-2)
+
+
+def test_layer_by_layer_compilation_shares_a_graph_between_layers_of_one_schedule():
+    """compile_scope=layers: dynamo guards on each layer's sparsity by value, so 8 layers of the
+    depth-scaled math preset (dense, FFN-only and FFN + attention layers) trace as 3 graphs, not 8,
+    and the compiled step's logits and gradients are the eager step's."""
+    base, task_type = make_model("llama", layers=8)
+    base.config.use_cache = False
+    cfg = sparselora.Config(target_modules=("q_proj", "k_proj", "v_proj", "o_proj"), dropout=0.0,
+                            preset="math", dense_warmup=0.0, context_aware=True)
+    model = sparselora.apply(base, cfg, task_type=task_type)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.1)  # a non-zero adapter, so its gradients are tested too
+    batch = get_batch("llama", prompt=8)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        sparselora.set_context(model, cfg, 8)
+        logits, _ = run_step(model, batch)
+        return logits, [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    eager_logits, eager_grads = step()
+    graphs, backend = count_graphs()
+    layers = model.get_base_model().model.layers
+    for layer in layers:
+        layer.compile(backend=backend)
+    try:
+        logits, grads = step()
+        again, _ = step()
+    finally:
+        for layer in layers:
+            layer._compiled_call_impl = None
+    # layer 0 (dense; its input needs no grad), layers 1, 2, 7 (FFN sparse), 3-6 (FFN + attention)
+    assert len(graphs) == 3, len(graphs)
+    torch.testing.assert_close(logits, eager_logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(again, eager_logits, rtol=0, atol=1e-5)
+    for got, want in zip(grads, eager_grads):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
