@@ -2,17 +2,17 @@
 
 import pytest
 
-from fixtures import progress, stop
-from fixtures.claims import run_claimed
-from fixtures.custom_floor import DEFAULT_MARGIN
-from fixtures.hardware import probe
-from fixtures.journal import recover, start_journal
-from fixtures.launcher import follow_launcher
-from fixtures.options import RUN_OPTIONS, get_empty_selection_hint, get_recorded_options, get_run_options
-from fixtures.provenance import get_git_commit, get_portable, get_versions
-from fixtures.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
-from fixtures.skips import MESSAGE, get_all_skipped_message, note_outcome
-from fixtures.tasks import TASKS
+from fixtures.data.tasks import TASKS
+from fixtures.run import progress, stop
+from fixtures.run.claims import run_claimed
+from fixtures.run.custom_floor import DEFAULT_MARGIN
+from fixtures.run.hardware import probe
+from fixtures.run.journal import recover, start_journal
+from fixtures.run.launcher import follow_launcher
+from fixtures.run.options import RUN_OPTIONS, get_empty_selection_hint, get_recorded_options, get_run_options
+from fixtures.run.provenance import get_git_commit, get_portable, get_versions
+from fixtures.run.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
+from fixtures.run.skips import MESSAGE, get_all_skipped_message, note_outcome
 from methods import METHODS
 
 
@@ -94,7 +94,7 @@ def pytest_benchmark_generate_json(config, benchmarks, include_data, machine_inf
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
-    """With --claim-dir, one process per GPU shares the selection case by case (see fixtures.claims)."""
+    """With --claim-dir, one process per GPU shares the selection case by case (see fixtures.run.claims)."""
     claim_dir = session.config.getoption("claim_dir")
     return run_claimed(session, claim_dir) if claim_dir else None
 
@@ -103,7 +103,7 @@ def pytest_runtestloop(session):
 def pytest_runtest_protocol(item, nextitem):
     """A stop request ends the run at the case boundary too (before a case; after one, the
     run loop stops as for -x), not only inside the training loop; each finished case goes
-    to the run's journal (fixtures.journal) as it ends."""
+    to the run's journal (fixtures.run.journal) as it ends."""
     stop.check()
     result = yield
     journal = item.config.stash.get(JOURNAL, None)
@@ -119,7 +119,7 @@ def pytest_runtest_protocol(item, nextitem):
 
 def pytest_sessionstart(session):
     """Ctrl-C, SIGTERM and SIGHUP become a stop request that the loop and the case boundary
-    honour (fixtures.stop), so finished cases are still saved; results files are written
+    honour (fixtures.run.stop), so finished cases are still saved; results files are written
     atomically, and written even when every case ended unfinished (pytest-benchmark's
     session exists by now)."""
     stop.install()
@@ -135,7 +135,7 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     """A --benchmark-json that could not be written fails the run (the results went elsewhere:
     pytest-benchmark's own sessionfinish, which saves, has run by now); so does a run whose
-    every case skipped for missing data (fixtures.skips)."""
+    every case skipped for missing data (fixtures.run.skips)."""
     if RESULTS_LOST in session.config.stash and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     options = session.config.stash.get(RUN_OPTIONS, {})

@@ -1,13 +1,13 @@
 """Usage: python -m torch.distributed.run --standalone --nproc-per-node N -m bench.fsdp_case SPEC.json OUT_DIR
 
 One rank of a ``gpus=N`` case (``bench/test_distributed.py`` launches it through
-``fixtures.launch``). Every rank builds the case's model, shards it with FSDP2 (when
-N > 1), trains through ``fixtures.train.train`` on its slice of each global batch and
+``fixtures.run.launch``). Every rank builds the case's model, shards it with FSDP2 (when
+N > 1), trains through ``fixtures.training.train.train`` on its slice of each global batch and
 measures its own memory and time; rank 0 writes ``OUT_DIR/record.json``. A rank that
 fails writes ``OUT_DIR/rank<R>.json`` (status, error, traceback) and exits 1, so
 torchrun ends the others.
 
-Llama shapes (``fixtures.shapes``, e.g. llama-8b) are built on the meta device, sharded
+Llama shapes (``fixtures.models.shapes``, e.g. llama-8b) are built on the meta device, sharded
 while still empty, then materialised shard by shard (``to_empty``) with seeded random
 values: no rank ever holds the whole model. Their results are cost only.
 """
@@ -22,15 +22,15 @@ from pathlib import Path
 import torch
 
 from bench.matrix import TIERS, Case
-from fixtures import distributed as D
-from fixtures.cases import build_run, get_settings, set_seed, set_trainable_dtype
-from fixtures.flops import get_mfu, get_peak_flops
-from fixtures.measure import PeakMemory
-from fixtures.outcome import get_failure_status
-from fixtures.settings import DTYPES
-from fixtures.shapes import COST_ONLY, SHAPES, get_shape_config
-from fixtures.tasks import get_task
-from fixtures.train import make_autocast, train
+from fixtures.data.tasks import get_task
+from fixtures.models.shapes import COST_ONLY, SHAPES, get_shape_config
+from fixtures.run.cases import build_run, get_settings, set_seed, set_trainable_dtype
+from fixtures.run.measure import PeakMemory
+from fixtures.run.outcome import get_failure_status
+from fixtures.training import distributed as D
+from fixtures.training.flops import get_mfu, get_peak_flops
+from fixtures.training.settings import DTYPES
+from fixtures.training.train import make_autocast, train
 
 
 def make_shape_run(case: Case, *, options: dict, device, model_name: str, rank: int, world: int):
@@ -38,10 +38,10 @@ def make_shape_run(case: Case, *, options: dict, device, model_name: str, rank: 
     built on meta, sharded, then materialised on ``device`` shard by shard."""
     from transformers import LlamaForCausalLM
 
-    from fixtures import synthetic
-    from fixtures.tasks import get_synthetic_data
-    from fixtures.tokenizers import make_word_tokenizer
-    from fixtures.workload import make_workload
+    from fixtures.data import synthetic
+    from fixtures.data.tasks import get_synthetic_data
+    from fixtures.data.tokenizers import make_word_tokenizer
+    from fixtures.training.workload import make_workload
     from methods import get_method
     from methods._common import config_from_dict
 

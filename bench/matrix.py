@@ -21,9 +21,9 @@ class Tier:
         models: default model per task kind ("classification", "lm").
         settings: TrainSettings differences per dataset.
         options: method Config differences per method (applied to every dataset).
-        data: "synthetic" (generated, ``fixtures.synthetic``), "real" (``fixtures.datasets``:
+        data: "synthetic" (generated, ``fixtures.data.synthetic``), "real" (``fixtures.data.datasets``:
             --data-dir / $PEFT_BENCH_DATA / ../shared/data, then the hub) or "tokens" (token
-            blocks for random-init shapes, ``fixtures.scale``).
+            blocks for random-init shapes, ``fixtures.data.scale``).
     """
 
     marker: str
@@ -43,7 +43,7 @@ REAL_SETTINGS = {
     },
 }
 # sst2_instruct / imdb_instruct: a causal LM answers " negative" / " positive" after the review
-# (fixtures.tasks.SENTIMENT_TEMPLATE): the classification tasks' budget (1 epoch, batch 32),
+# (fixtures.data.tasks.SENTIMENT_TEMPLATE): the classification tasks' budget (1 epoch, batch 32),
 # lengths raised by the prompt's tokens (SmolLM2: SST-2 sentences are at most ~60 tokens).
 REAL_SETTINGS["sst2_instruct"] = {"epochs": 1, "max_length": 80, "batch_size": 32, "log_every": 100}
 REAL_SETTINGS["imdb_instruct"] = {"epochs": 1, "max_length": 272, "batch_size": 32, "log_every": 100}
@@ -76,7 +76,7 @@ PERF_LM_OPTIONS = {"target_modules": ("all-linear",), "r": 16, "dropout": 0.0}
 PERF_MIXED = {"trainable_dtype": "fp32", "autocast": "bf16"}
 
 # The scale tier (issue #13): what every method costs at Llama-3 sizes, random-init shapes
-# (fixtures.shapes) on real WikiText-2 token blocks (fixtures.scale). The perf tier's fast loop:
+# (fixtures.models.shapes) on real WikiText-2 token blocks (fixtures.data.scale). The perf tier's fast loop:
 # pure bf16, compiled, the loss in chunks of 2,048 tokens, but without CUDA graphs: at these
 # sizes a step is bound by its GEMMs, not by kernel launches, and on the H200 a CUDA-graph tree
 # left by a case that ran out of memory broke the next compiled case (results/h200-scale); each decoder layer compiled on its
@@ -136,7 +136,7 @@ TINY_INSTRUCT_SETTINGS = {
 }
 
 TIERS = {
-    # Tiny models (pretrained here in seconds, see fixtures.pretrain) on generated data:
+    # Tiny models (pretrained here in seconds, see fixtures.models.pretrain) on generated data:
     # the wiring proof on a laptop CPU in minutes. Higher learning rates than on real models.
     "tiny": Tier(
         marker="smoke",
@@ -292,14 +292,14 @@ class Case:
 
     Args:
         method: a key of ``methods.METHODS``.
-        dataset: a key of ``fixtures.tasks.TASKS``.
+        dataset: a key of ``fixtures.data.tasks.TASKS``.
         tier: a key of ``TIERS``.
         hardware: "cpu" or "gpu".
         seed: random seed for data order, init and dropout.
         settings: TrainSettings differences beyond the tier's.
         options: method Config differences beyond the tier's.
         min_gpu_gib: GPU memory the case needs (gpu cases).
-        model: the case's own model (a shape of ``fixtures.shapes``; "" = the tier's model per
+        model: the case's own model (a shape of ``fixtures.models.shapes``; "" = the tier's model per
             task kind); it becomes part of the id.
         variant: a short tag for settings that make a second case of the same method and
             model (e.g. "gc" for gradient checkpointing); it becomes part of the id.
@@ -366,7 +366,7 @@ DATASETS = ("sst2", "imdb", "wikitext2", *INSTRUCT_DATASETS)
 # SparseLoRA on the instruct tasks splits prompt from answer (prompt sparse, answer dense).
 INSTRUCT_OPTIONS = {"sparselora": {"context_aware": True}}
 # The tiny base has read the answer words only as adjectives of its reviews, never after the
-# prompt (fixtures.pretrain.get_corpus), so the adapter must learn to say them there. Measured
+# prompt (fixtures.models.pretrain.get_corpus), so the adapter must learn to say them there. Measured
 # on this CPU (2026-12-01, seed 0): q/v LoRA at lr 5e-3 reached 0.665 on sst2_instruct, LoRA
 # on every linear layer at lr 1e-2 0.875; on imdb_instruct lr 1e-2 stayed at chance (0.503),
 # lr 3e-3 at rank 16 reached 0.723 (the loss leaves its plateau after ~270 of 375 steps).

@@ -11,7 +11,7 @@ GGUF file (e.g. SmolLM2-135M, loaded with transformers' ``gguf_file=``; needs th
 ``gguf`` package). On CUDA the model runs in bf16 and steps are timed with CUDA
 events after --warmup untimed steps.
 
---shape NAME builds a random-init Llama of a real size (``fixtures/shapes.py``: llama-1b,
+--shape NAME builds a random-init Llama of a real size (``fixtures/models/shapes.py``: llama-1b,
 llama-3b, llama-8b, tiny-shape) directly on the device in bf16: cost only. The paper's speed
 protocol: ``--shape llama-8b --preset math --context-length 384 --compile default`` with its
 defaults batch 8 x 512, the last 128 positions dense, 20 warm-up + 50 timed steps per run,
@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures.train import compiled_layers  # noqa: E402
+from fixtures.training.train import compiled_layers  # noqa: E402
 from methods import lora, sparselora  # noqa: E402
 
 PARTS = ("estimator", "gather", "gemm", "scatter")
@@ -48,7 +48,7 @@ PARTS = ("estimator", "gather", "gemm", "scatter")
 def get_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="HF model dir or .gguf file (Llama family, BERT/MiniLM, DistilBERT)")
-    p.add_argument("--shape", help="a random-init Llama shape of fixtures/shapes.py (cost only), e.g. llama-8b")
+    p.add_argument("--shape", help="a random-init Llama shape of fixtures/models/shapes.py (cost only), e.g. llama-8b")
     p.add_argument("--tiny", action="store_true", help="a tiny Llama from config (CPU smoke run)")
     p.add_argument("--preset", default="", help="a sparselora preset (math, csr, llama3-8b-math, ...): replaces the sparsities")
     p.add_argument("--context-length", type=int, default=0,
@@ -87,7 +87,7 @@ def load_model(args, device, dtype):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     if args.shape:
-        from fixtures.shapes import make_shape_model
+        from fixtures.models.shapes import make_shape_model
 
         return make_shape_model(args.shape, device=device, dtype=dtype), None, "CAUSAL_LM"
     if args.tiny:
@@ -290,7 +290,7 @@ def main(argv=None) -> None:
     if args.shape:  # the paper's protocol and LoRA unless told otherwise; a fresh model per method
         from types import SimpleNamespace
 
-        from fixtures.shapes import get_shape_config, make_shape_model
+        from fixtures.models.shapes import get_shape_config, make_shape_model
 
         def base():
             model = make_shape_model(args.shape, device=device, dtype=dtype)

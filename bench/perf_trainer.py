@@ -28,13 +28,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.matrix import REAL_OPTIONS, REAL_SETTINGS  # noqa: E402
-from fixtures.batches import encode_classification  # noqa: E402
-from fixtures.datasets import get_default_data_dir, get_real_data  # noqa: E402
-from fixtures.evaluate import get_classification_metrics, predict  # noqa: E402
-from fixtures.provenance import get_portable  # noqa: E402
-from fixtures.real_models import make_real_model  # noqa: E402
-from fixtures.settings import TrainSettings  # noqa: E402
-from fixtures.tasks import TASKS  # noqa: E402
+from fixtures.data.batches import encode_classification  # noqa: E402
+from fixtures.data.datasets import get_default_data_dir, get_real_data  # noqa: E402
+from fixtures.data.tasks import TASKS  # noqa: E402
+from fixtures.models.real_models import make_real_model  # noqa: E402
+from fixtures.run.provenance import get_portable  # noqa: E402
+from fixtures.training.evaluate import get_classification_metrics, predict  # noqa: E402
+from fixtures.training.settings import TrainSettings  # noqa: E402
 from methods import lora  # noqa: E402
 
 

@@ -8,7 +8,7 @@ pytest-benchmark switches itself off under pytest-xdist, so this starts one plai
 ``python -m pytest bench PYTEST_ARGS`` process per GPU, each seeing only its GPU
 (``CUDA_VISIBLE_DEVICES``) and writing its own ``--benchmark-json DIR/shard-<i>.json``.
 The processes share a fresh ``--claim-dir``: each claims the next free case when it
-is ready for one (``fixtures.claims``), so uneven case costs balance themselves.
+is ready for one (``fixtures.run.claims``), so uneven case costs balance themselves.
 Cases with ``gpus=N > 1`` (marker ``multigpu``) need several GPUs at once: the workers
 leave them unclaimed, and once every worker is done one more pytest process (worker
 ``all``, every GPU of the run visible) runs them one at a time, each under torchrun.
@@ -40,8 +40,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures.claims import DEFER_ENV, WORKER_ENV, read_claims, read_deferred
-from fixtures.launcher import LAUNCHER_ENV
+from fixtures.run.claims import DEFER_ENV, WORKER_ENV, read_claims, read_deferred
+from fixtures.run.launcher import LAUNCHER_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_TESTS = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
@@ -128,7 +128,7 @@ def get_worker_env(worker: Worker, n_workers: int) -> dict:
     """A worker's environment: its GPU, its name and its share of the CPU cores."""
     env = get_child_env(CUDA_VISIBLE_DEVICES=worker.devices, PYTHONUNBUFFERED="1")
     env[WORKER_ENV] = worker.name
-    env[LAUNCHER_ENV] = str(os.getpid())  # the worker ends when this process is gone (fixtures.launcher)
+    env[LAUNCHER_ENV] = str(os.getpid())  # the worker ends when this process is gone (fixtures.run.launcher)
     # every torch process would otherwise start one thread per core and they would fight
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_workers)))
     return env
@@ -221,7 +221,7 @@ def make_report(out: Path) -> int:
 
 def warm_caches(*, real: bool) -> int:
     """Fill the model caches once, before the workers would all fill them at once."""
-    command = [sys.executable, "-m", "fixtures.warm", *(["--real"] if real else [])]
+    command = [sys.executable, "-m", "fixtures.run.warm", *(["--real"] if real else [])]
     return subprocess.run(command, env=get_child_env(CUDA_VISIBLE_DEVICES=""), check=False).returncode
 
 

@@ -2,7 +2,7 @@
 
 One test, parametrised over ``bench.matrix.DISTRIBUTED_CASES`` x seeds: each case runs
 ``bench.fsdp_case`` under torchrun, one process per GPU (gloo processes for cpu cases),
-through ``fixtures.launch``. Rank 0's record becomes the case's ``benchmark.extra_info``;
+through ``fixtures.run.launch``. Rank 0's record becomes the case's ``benchmark.extra_info``;
 the case enters the same results JSON as the single-process cases (without pytest-benchmark
 timing stats: its step latencies are in ``extra_info``). Then the quality floor is asserted.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from bench.matrix import DISTRIBUTED_CASES
-from fixtures.claims import WORKER_ENV
-from fixtures.launch import launch
-from fixtures.options import RUN_OPTIONS
-from fixtures.outcome import make_entry
-from fixtures.provenance import get_determinism
+from fixtures.run.claims import WORKER_ENV
+from fixtures.run.launch import launch
+from fixtures.run.options import RUN_OPTIONS
+from fixtures.run.outcome import make_entry
+from fixtures.run.provenance import get_determinism
 
 # A whole case, build to exit; the 8B cases take minutes. $PEFT_BENCH_LAUNCH_TIMEOUT overrides.
 LAUNCH_TIMEOUT_S = 1800.0

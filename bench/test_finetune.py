@@ -15,21 +15,21 @@ import pytest
 import torch
 
 from bench.matrix import CASES, TIERS, get_custom_cases
-from fixtures import custom_floor
-from fixtures.cases import build_run, get_footprint, get_settings, set_seed
-from fixtures.datasets import DataError, DataUnavailable, get_custom_kind
-from fixtures.flops import get_mfu, get_peak_flops
-from fixtures.hardware import get_other_processes_gpu_bytes, get_unmet_need
-from fixtures.measure import PeakMemory, release
-from fixtures.metrics import check_floor
-from fixtures.options import RUN_OPTIONS
-from fixtures.outcome import get_failure_status, make_entry
-from fixtures.scale import get_loss_decrease
-from fixtures.shapes import COST_ONLY, SHAPES
-from fixtures.provenance import get_determinism
-from fixtures.real_models import ModelUnavailable
-from fixtures.stop import check as check_stop
-from fixtures.train import TimeLimit, make_autocast, train
+from fixtures.data.datasets import DataError, DataUnavailable, get_custom_kind
+from fixtures.data.scale import get_loss_decrease
+from fixtures.models.real_models import ModelUnavailable
+from fixtures.models.shapes import COST_ONLY, SHAPES
+from fixtures.run import custom_floor
+from fixtures.run.cases import build_run, get_footprint, get_settings, set_seed
+from fixtures.run.hardware import get_other_processes_gpu_bytes, get_unmet_need
+from fixtures.run.measure import PeakMemory, release
+from fixtures.run.options import RUN_OPTIONS
+from fixtures.run.outcome import get_failure_status, make_entry
+from fixtures.run.provenance import get_determinism
+from fixtures.run.stop import check as check_stop
+from fixtures.training.flops import get_mfu, get_peak_flops
+from fixtures.training.metrics import check_floor
+from fixtures.training.train import TimeLimit, make_autocast, train
 
 
 def pytest_generate_tests(metafunc):
@@ -135,7 +135,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
 
             @torch.inference_mode()
             def infer():
-                check_stop()  # Ctrl-C / SIGTERM between rounds (fixtures.stop)
+                check_stop()  # Ctrl-C / SIGTERM between rounds (fixtures.run.stop)
                 with precision():
                     run.model(**batch)
                 if device.type == "cuda":
@@ -143,7 +143,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
 
             run.model.eval()
             benchmark.pedantic(infer, warmup_rounds=3, rounds=run.settings.inference_rounds, iterations=1)
-    except KeyboardInterrupt as error:  # Ctrl-C / SIGTERM mid-case (fixtures.stop): no partial timing
+    except KeyboardInterrupt as error:  # Ctrl-C / SIGTERM mid-case (fixtures.run.stop): no partial timing
         benchmark.has_error = True  # pytest-benchmark then leaves out the rounds timed so far
         record.update(status="interrupted", floor_passed=False, error=f"interrupted: {error}")
         unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))

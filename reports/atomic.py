@@ -3,7 +3,7 @@
 The content goes to a temporary file in the target's folder (same file system, so the
 rename is atomic), is flushed and fsync'd, and then replaces the target with
 ``os.replace``. If writing fails or is interrupted, the temporary file is removed and
-the old target is left as it was. The benchmark run (``fixtures/results_files.py``)
+the old target is left as it was. The benchmark run (``fixtures/run/results_files.py``)
 and the report both write through here; it needs only the standard library, since
 ``reports/`` runs without the harness installed.
 """

@@ -1,7 +1,7 @@
 """The per-case journal a run writes as each case ends, read back as a results file.
 
 A benchmark run appends one JSON line per finished case to ``journal_<time>_<pid>.jsonl``
-beside its autosave (``fixtures/journal.py``), fsync'd, and deletes it once the results
+beside its autosave (``fixtures/run/journal.py``), fsync'd, and deletes it once the results
 file is saved. A journal left behind is a run that was killed (SIGKILL, the OOM killer,
 power loss): its first line is a header (machine and commit facts, as in a results
 file), each further line one case in pytest-benchmark's layout. A last line cut off by

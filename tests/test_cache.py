@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fixtures import cache
+from fixtures.models import cache
 
 
 class Saveable:
@@ -62,7 +62,7 @@ def test_an_entry_from_before_manifests_is_adopted_when_it_reads(tmp_path):
 
 
 def test_the_pretrained_tiny_base_is_rebuilt_when_its_weights_are_cut(tmp_path, monkeypatch):
-    from fixtures import pretrain
+    from fixtures.models import pretrain
 
     monkeypatch.setenv("PEFT_BENCH_CACHE", str(tmp_path))
     built = []

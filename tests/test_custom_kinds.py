@@ -6,10 +6,10 @@ import json
 import pytest
 
 from bench.matrix import CUSTOM_FLOOR, CUSTOM_LM_FLOOR, get_custom_cases
-from fixtures.cases import get_case_task
-from fixtures.custom import DEFAULT_TEMPLATE
-from fixtures.datasets import DataError, get_custom_kind, get_real_data, make_custom_task
-from fixtures.settings import TrainSettings
+from fixtures.data.custom import DEFAULT_TEMPLATE
+from fixtures.data.datasets import DataError, get_custom_kind, get_real_data, make_custom_task
+from fixtures.run.cases import get_case_task
+from fixtures.training.settings import TrainSettings
 from methods import METHODS
 
 

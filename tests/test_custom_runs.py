@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from fixtures import custom_floor
-from fixtures.options import get_custom_datasets
+from fixtures.run import custom_floor
+from fixtures.run.options import get_custom_datasets
 
 
 class Options:

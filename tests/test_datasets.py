@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fixtures.datasets import (
+from fixtures.data.datasets import (
     DataError,
     DataUnavailable,
     get_default_data_dir,
@@ -16,8 +16,8 @@ from fixtures.datasets import (
     make_custom_task,
     read_table,
 )
-from fixtures.settings import TrainSettings
-from fixtures.tasks import TASKS
+from fixtures.data.tasks import TASKS
+from fixtures.training.settings import TrainSettings
 
 ROWS = [("good film", 1), ("bad film", 0), ("great, fun", 1), ('dull "plot"', 0)]
 
@@ -244,7 +244,7 @@ def test_hub_source_when_online(monkeypatch):
 def test_length_buckets_cover_every_example_once_per_epoch():
     import torch
 
-    from fixtures.batches import iter_classification_batches
+    from fixtures.data.batches import iter_classification_batches
 
     ids = [[1] * (1 + i % 37) for i in range(400)]
     labels = list(range(400))
@@ -257,7 +257,7 @@ def test_length_buckets_cover_every_example_once_per_epoch():
 
 
 def test_a_non_utf8_table_names_file_line_and_byte(tmp_path):
-    from fixtures.datasets import read_table
+    from fixtures.data.datasets import read_table
 
     path = tmp_path / "train.csv"
     path.write_bytes(b"text,label\ngood,0\ncaf\xe9,1\n")  # Latin-1, not UTF-8
@@ -266,7 +266,7 @@ def test_a_non_utf8_table_names_file_line_and_byte(tmp_path):
 
 
 def test_a_utf8_bom_header_is_accepted(tmp_path):
-    from fixtures.datasets import read_table
+    from fixtures.data.datasets import read_table
 
     path = tmp_path / "train.csv"
     path.write_bytes("text,label\na,0\nb,1\n".encode("utf-8-sig"))  # as Excel writes it
@@ -282,7 +282,7 @@ def test_a_single_class_train_says_so(tmp_path):
 def test_dataset_folders_are_checked_up_front_and_expand_home(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from fixtures.options import get_custom_datasets
+    from fixtures.run.options import get_custom_datasets
 
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "mine").mkdir()

@@ -13,8 +13,8 @@ import torch
 
 from bench.fsdp_case import run_rank
 from bench.matrix import Case
-from fixtures.distributed import RankLoss, shard_batches
-from fixtures.launch import get_root_cause, launch
+from fixtures.run.launch import get_root_cause, launch
+from fixtures.training.distributed import RankLoss, shard_batches
 
 # 12 steps, loss read every step; a small clipping norm so that clipping acts on every step
 # (the global norm over the shards must equal the one-process norm).
@@ -145,7 +145,7 @@ def test_a_shape_is_built_on_meta_and_materialised_shard_by_shard(tmp_path):
 def test_shard_workers_leave_multigpu_cases_to_the_launcher(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from fixtures.claims import DEFER_ENV, get_deferred, iter_claimed, read_deferred
+    from fixtures.run.claims import DEFER_ENV, get_deferred, iter_claimed, read_deferred
 
     def item(nodeid, multigpu):
         def marker(name):

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from bench.matrix import CASES, TIERS
-from fixtures.cases import build_run, set_seed
-from fixtures.measure import PeakMemory, release
-from fixtures.outcome import get_failure_status
-from fixtures.train import train
+from fixtures.run.cases import build_run, set_seed
+from fixtures.run.measure import PeakMemory, release
+from fixtures.run.outcome import get_failure_status
+from fixtures.training.train import train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run on the GPU machine)")
 

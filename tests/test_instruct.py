@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from fixtures.batches import encode_prompts, get_answer_ids, iter_instruct_batches, pad_prompts
-from fixtures.evaluate import get_answer_scores, get_classification_metrics
-from fixtures.settings import TrainSettings
-from fixtures.tasks import TASKS, Task, TaskData
-from fixtures.tokenizers import make_word_tokenizer
-from fixtures.workload import make_workload
+from fixtures.data.batches import encode_prompts, get_answer_ids, iter_instruct_batches, pad_prompts
+from fixtures.data.tasks import TASKS, Task, TaskData
+from fixtures.data.tokenizers import make_word_tokenizer
+from fixtures.training.evaluate import get_answer_scores, get_classification_metrics
+from fixtures.training.settings import TrainSettings
+from fixtures.training.workload import make_workload
 
 WORDS = ["Review:", "Sentiment:", "negative", "positive", "good", "bad", "film", "the", "was"]
 
@@ -107,7 +107,7 @@ def test_instruct_workload_records_its_protocol(tokenizer):
 
 
 def test_the_loop_hands_context_length_to_set_context_and_strips_it():
-    from fixtures.train import train
+    from fixtures.training.train import train
 
     seen, forwards = [], []
 

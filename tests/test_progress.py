@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import torch
 
-from fixtures import progress
-from fixtures.settings import TrainSettings
-from fixtures.train import train
+from fixtures.run import progress
+from fixtures.training.settings import TrainSettings
+from fixtures.training.train import train
 from methods import get_method
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from bench.matrix import CASES, CUSTOM_FLOOR, DATASETS, TIERS, get_custom_cases
-from fixtures.settings import TrainSettings
+from fixtures.training.settings import TrainSettings
 from methods import METHODS
 
 

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from fixtures.outcome import get_failure_status
-from fixtures.settings import TrainSettings
-from fixtures.train import Diverged, TimeLimit, train
+from fixtures.run.outcome import get_failure_status
+from fixtures.training.settings import TrainSettings
+from fixtures.training.train import Diverged, TimeLimit, train
 from methods import get_method
 
 
@@ -150,14 +150,14 @@ def test_a_smoke_case_opens_no_socket():
 
 
 def test_other_gpu_processes_degrade_to_unknown_without_a_driver():
-    from fixtures.hardware import get_other_processes_gpu_bytes
+    from fixtures.run.hardware import get_other_processes_gpu_bytes
 
     value = get_other_processes_gpu_bytes(0)
     assert value is None or value >= 0
 
 
 def test_determinism_settings_are_read_not_changed():
-    from fixtures.provenance import get_determinism
+    from fixtures.run.provenance import get_determinism
 
     before = torch.are_deterministic_algorithms_enabled()
     record = get_determinism()
@@ -172,7 +172,7 @@ def test_determinism_settings_are_read_not_changed():
 
 
 def test_paths_in_results_are_relative_to_home_and_repo(monkeypatch):
-    from fixtures.provenance import get_portable
+    from fixtures.run.provenance import get_portable
 
     monkeypatch.setenv("HOME", "/home/al")
     record = {
@@ -194,7 +194,7 @@ def test_paths_in_results_are_relative_to_home_and_repo(monkeypatch):
 @pytest.mark.parametrize("metric, value", [("accuracy", 1.5), ("accuracy", -0.1), ("perplexity", 0.5),
                                            ("perplexity_ratio", -1.0), ("accuracy", float("nan")), ("bleu", 0.3)])
 def test_impossible_floors_are_refused(metric, value):
-    from fixtures.metrics import check_floor
+    from fixtures.training.metrics import check_floor
 
     with pytest.raises(ValueError, match=metric if metric != "bleu" else "unknown"):
         check_floor(metric, value, where="x-case")
@@ -202,14 +202,14 @@ def test_impossible_floors_are_refused(metric, value):
 
 def test_every_matrix_floor_is_possible():
     from bench.matrix import CASES, CUSTOM_FLOOR
-    from fixtures.metrics import check_floor
+    from fixtures.training.metrics import check_floor
 
     for floor in {c.floor for c in CASES} | {CUSTOM_FLOOR}:
         check_floor(floor.metric, floor.value)
 
 
 def test_a_batch_larger_than_the_data_is_refused_not_a_hang():
-    from fixtures.batches import iter_classification_batches, iter_lm_batches
+    from fixtures.data.batches import iter_classification_batches, iter_lm_batches
 
     with pytest.raises(ValueError, match="batch_size=8 > the 3 training examples"):
         next(iter_classification_batches([[1], [2], [3]], [0, 1, 0], pad_id=0, batch_size=8, seed=0, device="cpu"))
@@ -262,7 +262,7 @@ def test_a_marker_expression_selecting_nothing_says_so():
     ],
 )
 def test_bad_set_values_are_usage_errors_that_name_the_field(overrides, expected):
-    from fixtures.options import check_overrides
+    from fixtures.run.options import check_overrides
 
     with pytest.raises(pytest.UsageError) as info:
         check_overrides(overrides)
@@ -273,7 +273,7 @@ def test_bad_set_values_are_usage_errors_that_name_the_field(overrides, expected
                                        {"train": {"compile": True, "warmup_ratio": 0}},
                                        {"lora": {"target_modules": "all-linear", "lr": 1}}])
 def test_good_set_values_pass_the_upfront_check(overrides):
-    from fixtures.options import check_overrides
+    from fixtures.run.options import check_overrides
 
     check_overrides(overrides)
 

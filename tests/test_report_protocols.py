@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures.measure import PeakMemory
+from fixtures.run.measure import PeakMemory
 from reports import plots
 from reports.load import load
 from reports.summarize import summarize

@@ -118,7 +118,7 @@ def test_a_non_finite_threshold_is_refused(value, capsys):
 
 
 def test_repeated_seeds_are_refused():
-    from fixtures.options import parse_seeds
+    from fixtures.run.options import parse_seeds
 
     assert parse_seeds("0,1,2") == [0, 1, 2]
     with pytest.raises(pytest.UsageError, match="seed\\(s\\) 0 repeated"):

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures import results_files
-from fixtures.results_files import make_results_atomic
+from fixtures.run import results_files
+from fixtures.run.results_files import make_results_atomic
 from reports.atomic import atomic_write, write_text
 
 GOOD = {"machine_info": {}, "benchmarks": [{"name": "old"}]}

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from bench.matrix import CASES, FLOORS, TIERS, Case
-from fixtures.breakdown import get_parts_sum, get_weight_bytes
-from fixtures.cases import build_run, set_seed
-from fixtures.options import check_model
-from fixtures.scale import get_loss_decrease
-from fixtures.shapes import SHAPES, count_params, get_shape, get_shape_config, make_shape_model
-from fixtures.train import train
+from fixtures.data.scale import get_loss_decrease
+from fixtures.models.shapes import SHAPES, count_params, get_shape, get_shape_config, make_shape_model
+from fixtures.run.cases import build_run, set_seed
+from fixtures.run.options import check_model
+from fixtures.training.breakdown import get_parts_sum, get_weight_bytes
+from fixtures.training.train import train
 from methods import METHODS
 
 CPU = torch.device("cpu")
@@ -197,7 +197,7 @@ def test_qlora_upcast_needed_keeps_what_it_should(dtype, fp32_expected):
 
 
 def test_new_switches_are_off_by_default_and_validated():
-    from fixtures.settings import TrainSettings
+    from fixtures.training.settings import TrainSettings
 
     s = TrainSettings()
     assert s.grad_checkpointing is False and s.fused_kernels == ""

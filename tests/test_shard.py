@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from bench.shard import Worker, get_exit_status, get_pytest_command, get_workers
-from fixtures.claims import claim, get_nextitem, is_claimed, iter_claimed, read_claims
+from fixtures.run.claims import claim, get_nextitem, is_claimed, iter_claimed, read_claims
 
 pytest_plugins = ["pytester"]
 
@@ -81,7 +81,7 @@ def test_nextitem_is_none_when_a_wrong_guess_would_leave_the_wrong_module_set_up
 
 CONFTEST = """
 import pytest
-from fixtures.claims import run_claimed
+from fixtures.run.claims import run_claimed
 
 def pytest_addoption(parser):
     parser.addoption("--claim-dir", default=None)
@@ -197,7 +197,7 @@ def test_two_cpu_workers_run_each_case_once_and_merge_one_report(tmp_path):
 def test_pretrain_cache_keeps_the_copy_of_a_worker_that_finished_first(tmp_path, monkeypatch):
     from transformers import BertConfig
 
-    from fixtures import pretrain
+    from fixtures.models import pretrain
 
     monkeypatch.setenv("PEFT_BENCH_CACHE", str(tmp_path / "cache"))
     def get_config():  # fresh each time, as in make_tiny_model (building a model edits its config)
@@ -246,8 +246,8 @@ ORPHAN = """
 import os, subprocess, sys
 child = subprocess.Popen([sys.executable, "-c", '''
 import time
-from fixtures import stop
-from fixtures.launcher import follow_launcher
+from fixtures.run import stop
+from fixtures.run.launcher import follow_launcher
 stop.install()
 follow_launcher()
 print("ready", flush=True)

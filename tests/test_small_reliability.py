@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from fixtures.datasets import DataUnavailable
-from fixtures.options import get_empty_selection_hint
-from fixtures.skips import get_all_skipped_message, note_outcome
+from fixtures.data.datasets import DataUnavailable
+from fixtures.run.options import get_empty_selection_hint
+from fixtures.run.skips import get_all_skipped_message, note_outcome
 from reports.atomic import STALE_AFTER_S, remove_stale_temporaries
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -219,8 +219,8 @@ def test_flops_match_hand_count():
 
 
 def test_training_reaches_compute_sparsity_and_counts_dense_steps():
-    from fixtures.settings import TrainSettings
-    from fixtures.train import train
+    from fixtures.training.settings import TrainSettings
+    from fixtures.training.train import train
 
     base, task_type = make_model("llama", layers=2)
     cfg = sparselora.Config(lr=1e-2, dropout=0.0, dense_first=0, dense_last=0, dense_warmup=0.25)

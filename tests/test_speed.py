@@ -5,12 +5,12 @@ import dataclasses
 import pytest
 import torch
 
-from fixtures.batches import iter_classification_batches, pad
-from fixtures.flops import get_mfu, get_peak_flops, make_flop_counter
-from fixtures.lm_loss import TrainingLoss, get_chunked_lm_loss
-from fixtures.models import make_tiny_model
-from fixtures.settings import TrainSettings
-from fixtures.train import train
+from fixtures.data.batches import iter_classification_batches, pad
+from fixtures.models.models import make_tiny_model
+from fixtures.training.flops import get_mfu, get_peak_flops, make_flop_counter
+from fixtures.training.lm_loss import TrainingLoss, get_chunked_lm_loss
+from fixtures.training.settings import TrainSettings
+from fixtures.training.train import train
 from methods import get_method
 
 
@@ -123,7 +123,7 @@ def test_chunked_loss_trains_like_the_models_loss():
 
 
 def test_bf16_training_runs_and_keeps_trainable_dtype():
-    from fixtures.cases import set_trainable_dtype
+    from fixtures.run.cases import set_trainable_dtype
 
     lora = get_method("lora")
     model = lora.apply(make_lm().to(torch.bfloat16), lora.Config(dropout=0.0), task_type="CAUSAL_LM")
@@ -137,7 +137,7 @@ def test_bf16_training_runs_and_keeps_trainable_dtype():
 def test_attention_flops_broadcast_grouped_kv_heads():
     from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
 
-    from fixtures.flops import count_sdpa, count_sdpa_backward
+    from fixtures.training.flops import count_sdpa, count_sdpa_backward
 
     q, kv, full = (2, 4, 8, 16), (2, 2, 8, 16), (2, 4, 8, 16)
     assert count_sdpa(q, kv, kv) == sdpa_flop_count(q, full, full)
@@ -145,7 +145,7 @@ def test_attention_flops_broadcast_grouped_kv_heads():
 
 
 def test_a_failing_flop_counter_does_not_fail_training(monkeypatch):
-    import fixtures.train as train_module
+    import fixtures.training.train as train_module
 
     class Broken:
         def __enter__(self):
@@ -164,7 +164,7 @@ def test_a_failing_flop_counter_does_not_fail_training(monkeypatch):
 
 def test_perf_tier_is_gpu_only_and_states_its_precision_per_method():
     from bench.matrix import CASES
-    from fixtures.cases import get_settings
+    from fixtures.run.cases import get_settings
 
     perf = [c for c in CASES if c.tier == "perf"]
     assert {c.hardware for c in perf} == {"gpu"} and {c.dataset for c in perf} == {"sst2", "wikitext2", "sst2_instruct"}
@@ -182,7 +182,7 @@ def test_perf_tier_is_gpu_only_and_states_its_precision_per_method():
 
 
 def test_layers_scope_compiles_each_block_and_restores_eager():
-    from fixtures.train import compiled_layers, get_layers
+    from fixtures.training.train import compiled_layers, get_layers
 
     lora = get_method("lora")
     model = lora.apply(make_lm(), lora.Config(dropout=0.0), task_type="CAUSAL_LM")

@@ -1,4 +1,4 @@
-"""Ctrl-C / SIGTERM / SIGHUP always stop: the handler sets a flag (fixtures.stop) that the
+"""Ctrl-C / SIGTERM / SIGHUP always stop: the handler sets a flag (fixtures.run.stop) that the
 training loop checks once per step and the case boundary checks between cases.
 
 The signal is delivered at 20 different moments of a toy training run, including inside a
@@ -18,9 +18,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from fixtures import stop
-from fixtures.settings import TrainSettings
-from fixtures.train import train
+from fixtures.run import stop
+from fixtures.training.settings import TrainSettings
+from fixtures.training.train import train
 from methods import get_method
 
 

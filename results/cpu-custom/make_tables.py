@@ -3,7 +3,7 @@
 import csv, json, random, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from fixtures import synthetic as s
+from fixtures.data import synthetic as s
 
 def sentence(rng, subject, verb):
     words = subject.split() + [verb] + ([rng.choice(["very", "really", "quite"])] if rng.random() < .5 else [])

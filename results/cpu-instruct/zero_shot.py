@@ -3,7 +3,7 @@ provisional real-tier instruct floors (bench/matrix.py). Usage: PYTHONPATH=. pyt
 
 import torch
 from bench.matrix import CASES, TIERS
-from fixtures.cases import build_run
+from fixtures.run.cases import build_run
 case = next(c for c in CASES if c.id == "lora-sst2_instruct-real-cpu-seed0")
 opts = {"models": {}, "overrides": {"train": {"limit_eval": 200}}, "datasets": {}, "data_dir": "/work/shared/data", "seeds": [0]}
 run = build_run(case, tier=TIERS["real"], options=opts, device=torch.device("cpu"))

@@ -12,7 +12,7 @@
 source results/h200-speed/env.sh
 [ -d .device-kit/site/gguf ] && [ ! -d "$KIT/site/gguf" ] && mkdir -p "$KIT/site" && cp -r .device-kit/site/gguf "$KIT/site/"
 [ -f /tmp/smollm2.gguf ] || { echo "SmolLM2 GGUF incomplete: part-a must be staged by the call before"; exit 3; }
-python -m fixtures.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
+python -m fixtures.run.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
 SECONDS=0
 SPARSE="--set sparselora.ffn_sparsity=0.75 --set sparselora.attn_sparsity=0.5 --set sparselora.dense_first=2 --set sparselora.dense_last=2"
 for method in lora sparselora; do

@@ -20,7 +20,7 @@ done
 METHOD=${METHOD:-lora}
 [ "$METHOD" = sparselora ] && LIMIT=${LIMIT:-520}
 LIMIT=${LIMIT:-440}
-python -m fixtures.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
+python -m fixtures.run.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
 SECONDS=0
 extra=""
 [ "$METHOD" = sparselora ] && extra="--set sparselora.ffn_sparsity=0.65 --set sparselora.attn_sparsity=0.3 --set sparselora.dense_first=2 --set sparselora.dense_last=2"

@@ -1,6 +1,6 @@
 # Sourced by the scale scripts beside it (GPU machine, repository root). On top of the speed
 # scripts' kit (results/h200-speed/env.sh: bitsandbytes in .device-kit/site), the scale tier
-# needs its WikiText-2 token ids (carried: .ci-cache/tokens, built here with python -m fixtures.scale)
+# needs its WikiText-2 token ids (carried: .ci-cache/tokens, built here with python -m fixtures.data.scale)
 # and, for the fused-kernel cases, liger-kernel (carried: .device-kit/liger, its package folder).
 source results/h200-speed/env.sh
 export PEFT_BENCH_CACHE=$PWD/.ci-cache

@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fixtures.settings import TrainSettings  # noqa: E402
-from fixtures.train import train  # noqa: E402
+from fixtures.training.settings import TrainSettings  # noqa: E402
+from fixtures.training.train import train  # noqa: E402
 from methods import lora, sparselora  # noqa: E402
 
 VARIANTS = {  # name -> (method, Config options); the real tier: lr 1e-3, LoRA defaults (r 8, q/v)

@@ -13,7 +13,7 @@
 # Usage (GPU machine): bash results/h200-speed/lm-all.sh
 source results/h200-speed/env.sh
 cat /tmp/part-a .device-kit/smollm2/part-b > /tmp/smollm2.gguf
-python -m fixtures.warm --real > /dev/null 2>&1
+python -m fixtures.run.warm --real > /dev/null 2>&1
 # timeout -k: a SIGTERM that lands during compilation may not end the process
 warm() { timeout -k 10 200 python -m pytest bench $D -q --set train.max_steps=12 "$@" > /dev/null 2>&1; }
 P="perf and wikitext2"

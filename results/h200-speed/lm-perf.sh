@@ -4,7 +4,7 @@
 # lm.sh (lm-peft-defaults.json). Usage: bash results/h200-speed/lm-perf.sh
 source results/h200-speed/env.sh
 cat /tmp/part-a .device-kit/smollm2/part-b > /tmp/smollm2.gguf
-python -m fixtures.warm --real > /dev/null 2>&1
+python -m fixtures.run.warm --real > /dev/null 2>&1
 export CUDA_VISIBLE_DEVICES=0
 run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --timeout "$limit" --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; tail -1 "$OUT/$name.log"; }
 run lm-perf-lora 130 -m "perf and wikitext2 and lora"

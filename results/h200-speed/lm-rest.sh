@@ -3,7 +3,7 @@
 # GGUF halves and .device-kit/data/wikitext2 in /tmp/kit (earlier calls on the same warm machine).
 # Usage (GPU machine): bash results/h200-speed/lm-rest.sh
 source results/h200-speed/env.sh
-python -m fixtures.warm --real > /dev/null 2>&1
+python -m fixtures.run.warm --real > /dev/null 2>&1
 ( taskset -cp 0-15 $BASHPID > /dev/null; export CUDA_VISIBLE_DEVICES=0; run lm-perf-qlora 400 -m "perf and wikitext2 and qlora" ) &
 ( taskset -cp 16-31 $BASHPID > /dev/null; export CUDA_VISIBLE_DEVICES=1; run lm-perf-sparselora 400 -m "perf and wikitext2 and sparselora" ) &
 wait

@@ -8,7 +8,7 @@
 # Usage (GPU machine, /tmp/part-a copied there by an earlier call): bash results/h200-speed/lm.sh
 source results/h200-speed/env.sh
 cat /tmp/part-a .device-kit/smollm2/part-b > /tmp/smollm2.gguf
-python -m fixtures.warm --real > /dev/null 2>&1
+python -m fixtures.run.warm --real > /dev/null 2>&1
 LORA="--set lora.target_modules=all-linear --set lora.r=16 --set lora.dropout=0.0"
 # timeout -k: a SIGTERM that lands during compilation may not end the process
 (

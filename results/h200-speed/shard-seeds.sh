@@ -5,7 +5,7 @@
 # Usage: bash results/h200-speed/shard-seeds.sh
 source results/h200-speed/env.sh
 cp .device-kit/smollm2/part-a /tmp/part-a
-python -m fixtures.warm
+python -m fixtures.run.warm
 M=(-m "smoke and gpu" --seeds 0,1,2)
 timeout -k 10 290 python -m bench.shard --no-warm --gpus 0 --out "$OUT/one" -- "${M[@]}" > "$OUT/shard-1gpu.log" 2>&1
 timeout -k 10 180 python -m bench.shard --no-warm --gpus 0,1 --out "$OUT/two" -- "${M[@]}" > "$OUT/shard-2gpu.log" 2>&1
