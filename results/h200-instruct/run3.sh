@@ -32,13 +32,5 @@ for seed in 0 1 2; do
 done
 wait
 echo "wall ${SECONDS}s"
-python - "$OUT" <<'PY'
-import glob, json, sys
-for path in sorted(glob.glob(f"{sys.argv[1]}/*-seed*.json")):
-    for b in json.load(open(path))["benchmarks"]:
-        e = b["extra_info"]
-        print(f"{e['case_id']}: {e.get('status')} acc {e.get('accuracy')} zero-shot {e.get('accuracy_zero_shot')} "
-              f"f1 {e.get('f1')} steps {e.get('train_steps') or e.get('failed_at_step')} train {e.get('train_seconds')} s "
-              f"compute sparsity {e.get('compute_sparsity')} last loss {(e.get('loss_curve') or [[None, None]])[-1]}")
-PY
+python results/h200-instruct/summary.py "$OUT"
 tar -czf "$OUT/logs.tgz" -C "$OUT" $(cd "$OUT" && ls *.log) && rm -f "$OUT"/*.log
