@@ -11,6 +11,9 @@ from reports.load import Row
 
 # extra_info parts that define a protocol; the seed is the one thing allowed to vary
 PARTS = ("protocol", "settings", "config")
+# Settings that control the run, not its numbers: a run that finished inside its time limit is
+# the same run under any limit (one stopped by it is a failure, listed as such).
+RUN_CONTROLS = ("settings.time_limit_s",)
 
 
 def get_fields(row: Row) -> dict:
@@ -19,7 +22,8 @@ def get_fields(row: Row) -> dict:
     for part in PARTS:
         value = row.extra.get(part)
         for key, v in (value.items() if isinstance(value, dict) else []):
-            fields[f"{part}.{key}"] = json.dumps(v, sort_keys=True)
+            if f"{part}.{key}" not in RUN_CONTROLS:
+                fields[f"{part}.{key}"] = json.dumps(v, sort_keys=True)
     return fields
 
 

@@ -130,6 +130,14 @@ def test_runs_with_the_same_protocol_are_seeds_of_one_row(tmp_path):
     assert not section.show_protocol
 
 
+def test_a_time_limit_is_no_protocol_difference(tmp_path):
+    """Seeds that finished under different time limits are one row (the limit controls the run)."""
+    entries = [make_entry("lora", s, settings={"time_limit_s": 400 + s}) for s in range(3)]
+    section = get_section(summarize(load([write_run(tmp_path / "run.json", entries)]), with_plots=False))
+    (row,) = section.rows
+    assert row.seeds == "3" and row.protocol == ""
+
+
 def test_no_star_within_the_noise_none_on_zero_and_empty_columns_hidden(tmp_path):
     entries = [
         make_entry("lora", 0, acc=0.90, adapter_bytes=int(21.7 * 1024), mfu=0.0, train_seconds=10.0),
