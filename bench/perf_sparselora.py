@@ -39,7 +39,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fixtures.training.train import compiled_layers  # noqa: E402
+from fixtures.training.train import make_compiled  # noqa: E402
 from methods import lora, sparselora  # noqa: E402
 
 PARTS = ("estimator", "gather", "gemm", "scatter")
@@ -195,12 +195,8 @@ def time_method(base, method, cfg, task_type, batches, args, device, record: dic
 
 def time_compiled(model, optimizer, method, cfg, batches, args, device, stack, record) -> float:
     """time_method's runs, compiled as --compile says (in-place layer compiles restored by ``stack``)."""
-    fn, graphs = model, args.compile == "reduce-overhead"
-    mode = None if args.compile == "default" else args.compile
-    if args.compile and args.compile_scope == "layers":
-        stack.enter_context(compiled_layers(model, mode))  # in place: ``fn`` stays the model
-    elif args.compile:
-        fn = torch.compile(model, mode=mode)
+    fn = make_compiled(model, model, compile=args.compile, scope=args.compile_scope, stack=stack)
+    graphs = args.compile == "reduce-overhead"
     context = getattr(args, "context_length", 0)
     kw = dict(device=device, fn=fn, context=context, graphs=graphs)
     t0 = time.perf_counter()
