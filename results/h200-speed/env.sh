@@ -10,7 +10,7 @@ for piece in site minilm-l6 smollm2/part-a smollm2/part-b data/sst2 data/imdb da
 done
 [ -f /tmp/smollm2.gguf ] || { [ -f "$KIT/smollm2/part-a" ] && [ -f "$KIT/smollm2/part-b" ] \
   && cat "$KIT/smollm2/part-a" "$KIT/smollm2/part-b" > /tmp/smollm2.gguf; }
-export PYTHONPATH=$KIT/site:$PWD:$PYTHONPATH PYTHONUNBUFFERED=1
+export PYTHONPATH=$KIT/site:$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export PEFT_BENCH_SMOLLM2_GGUF=/tmp/smollm2.gguf PEFT_BENCH_MINILM_DIR=$KIT/minilm-l6
 DATA=$KIT/data
