@@ -8,7 +8,8 @@
 # Each case stops itself after LIMIT s of training (status "timeout", with its loss curve and the
 # model as trained so far scored, quality_at_stop). Measured rates, three seeds side by side
 # (2026-12-02): LoRA 7.2 steps/s each (the epoch in 290 s), SparseLoRA 4.5 (one process alone
-# ran no faster, 4.1: a SparseLoRA step at this size is bound by the host) -> LIMIT 520 for it.
+# ran no faster, 4.1: a SparseLoRA step at this size is bound by the host) -> LIMIT 520 for it
+# (run4, with LIMIT 510: the epoch took 428-447 s of training).
 # Carry, on a machine that staged the GGUF's first half in /tmp/kit in the call before:
 #   .device-kit/smollm2/part-b .device-kit/site/gguf .device-kit/site/gguf-0.19.0.dist-info .device-kit/data/sst2
 # Output under $OUT: one JSON per seed, logs.tgz, a summary line per case.

@@ -6,7 +6,7 @@
 # of the schedule, where a whole-model compile of both methods at 8B did not finish in 358 s.
 # The paper's protocol: batch 8 x 512 tokens, the last 128 positions dense (context_length 384),
 # 20 warm-up + 50 timed steps per run, RUNS runs (>= 3: best and worst dropped), both methods
-# compiled (COMPILE=default or reduce-overhead) on the same batches, LoRA q/k/v/o r 32 alpha 64
+# compiled (COMPILE=reduce-overhead, the default, or default) on the same batches, LoRA q/k/v/o r 32 alpha 64
 # for both. One process per shape (memory freed between). JSON + log per shape under $OUT.
 set -u
 OUT=${OUT:-/tmp/out}
@@ -15,7 +15,7 @@ export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DI
 SHAPES=${SHAPES:-"llama-8b llama-3b llama-1b"}
 SCOPE=${SCOPE:-layers}
 RUNS=${RUNS:-3}
-COMPILE=${COMPILE:-default}
+COMPILE=${COMPILE:-reduce-overhead}  # CUDA graphs: speed-run2; default (no graphs): speed-run1
 BUDGET=${BUDGET:-520}  # seconds for the whole script: a shape that cannot start with 60 s left is skipped
 nvidia-smi --query-gpu=name,memory.used --format=csv,noheader
 python -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
