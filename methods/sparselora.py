@@ -52,6 +52,10 @@ class Config(LoraConfig):
         context_aware: causal LM only: positions before the batch's context_length (the prompt,
             labels -100) run sparse, the answer dense. Needs a prompt -> answer task, which gives
             context_length through ``set_context``; a batch without one is refused at its forward.
+        dense_scored: with context_aware, the split moves one position earlier, so that every
+            position whose logits the loss scores runs dense, the last prompt position (which
+            predicts the first answer token) too. False (the paper's split, by label): that
+            position is sparse, so for a one-token answer every loss-bearing prediction runs sparse.
         preset: "" (none), or a paper schedule: "llama3-8b-math", "llama3-8b-csr" (32-layer models),
             "math", "csr" (scaled to the model's depth). Replaces ffn/attn_sparsity, dense_first/last.
     """
@@ -65,6 +69,7 @@ class Config(LoraConfig):
     svd_rank: int = 8
     dense_warmup: float = 0.05
     context_aware: bool = False
+    dense_scored: bool = False
     preset: str = ""
 
     def __post_init__(self):
@@ -83,8 +88,12 @@ class Config(LoraConfig):
                     raise ValueError(
                         f"methods.sparselora.Config.{name}[{i}]={value!r}: every entry must be in [0, 1)"
                     )
-        if not isinstance(self.context_aware, bool):
-            raise ValueError(f"methods.sparselora.Config.context_aware={self.context_aware!r}: use true or false")
+        for name in ("context_aware", "dense_scored"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"methods.sparselora.Config.{name}={getattr(self, name)!r}: use true or false")
+        if self.dense_scored and not self.context_aware:
+            raise ValueError("methods.sparselora.Config.dense_scored=True needs context_aware=True "
+                             "(it moves the prompt/answer split; without context_aware every position runs sparse)")
         if self.preset not in ("", *PRESETS):
             raise ValueError(f"methods.sparselora.Config.preset={self.preset!r}: use one of {', '.join(PRESETS)} "
                              f"(or '' for none)")
@@ -149,12 +158,15 @@ def get_state(model: torch.nn.Module) -> State:
 def set_context(model: torch.nn.Module, cfg: Config, context_length: int | None) -> None:
     """The next forwards' prompt width (a Python int; None: no prompt), called outside any
     compiled region before each step. With ``context_aware`` the positions before it run
-    sparse and the rest dense; without it, every position runs sparse. A new value is a new
-    compiled graph: ``TrainSettings.pad_multiple`` keeps the values few."""
+    sparse and the rest dense (with ``dense_scored``, the positions before it minus one);
+    without it, every position runs sparse. A new value is a new compiled graph:
+    ``TrainSettings.pad_multiple`` keeps the values few."""
     if context_length is not None and (isinstance(context_length, bool) or not isinstance(context_length, int)
                                        or context_length < 0):
         raise ValueError(f"sparselora.set_context: context_length={context_length!r}: give a Python int >= 0 or None")
     state = get_state(model)
+    if state.context_aware and context_length is not None and cfg.dense_scored:
+        context_length = max(0, context_length - 1)
     state.context_length = context_length if state.context_aware else None
 
 

@@ -134,6 +134,28 @@ def test_context_aware_split_computes_answer_positions_densely():
     torch.testing.assert_close(run_step(sparse, batch)[0], dense, atol=1e-6, rtol=0)
 
 
+def test_dense_scored_runs_the_last_prompt_position_dense():
+    """dense_scored moves the split one position earlier: the last prompt position, whose
+    logits predict the first answer token, runs dense; the accounting follows."""
+    options = dict(layer_ffn_sparsity=[0.0, 0.0, 0.0, 0.75], layer_attn_sparsity=[0.0] * 4, context_aware=True)
+    plain, sparse, cfg = make_pair("llama", dense_scored=True, **options)
+    batch = get_batch("llama", prompt=7)
+    sparselora.set_context(sparse, cfg, 7)
+    logits, _ = run_step(sparse, batch)
+    dense, _ = run_step(plain, batch)
+    torch.testing.assert_close(logits[:, 6:], dense[:, 6:], atol=1e-6, rtol=0)
+    assert (logits[:, :6] - dense[:, :6]).abs().max() > 1e-3
+    stats = sparselora.stats(sparse, cfg)
+    assert stats["compute_sparsity_per_block"]["3.ffn"] == pytest.approx(0.75 * 6 / 12)
+    _, labelled, labelled_cfg = make_pair("llama", **options)  # the paper's split, one position later
+    sparselora.set_context(labelled, labelled_cfg, 6)
+    torch.testing.assert_close(run_step(labelled, batch)[0], logits, atol=0, rtol=0)
+    sparselora.set_context(sparse, cfg, 0)  # an empty prompt stays empty
+    assert sparselora.get_state(sparse).context_length == 0
+    with pytest.raises(ValueError, match=r"dense_scored=True needs context_aware=True"):
+        sparselora.Config(dense_scored=True)
+
+
 def test_context_aware_without_a_context_length_is_refused():
     _, sparse, cfg = make_pair("llama", context_aware=True)
     sparselora.set_context(sparse, cfg, None)
@@ -261,7 +283,7 @@ def test_unsupported_architecture_is_a_clear_error():
 
 @pytest.mark.parametrize("field, value", [
     ("ffn_sparsity", 1.0), ("attn_sparsity", -0.1), ("svd_rank", 0), ("dense_warmup", 1.0),
-    ("dense_first", -1), ("layer_ffn_sparsity", [0.5, 1.2]), ("context_aware", "yes"), ("r", 0),
+    ("dense_first", -1), ("layer_ffn_sparsity", [0.5, 1.2]), ("context_aware", "yes"), ("dense_scored", 1), ("r", 0),
 ])
 def test_config_validation_names_the_field(field, value):
     with pytest.raises(ValueError, match=rf"Config\.{field}"):

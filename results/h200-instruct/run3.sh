@@ -10,6 +10,8 @@
 # (2026-12-02): LoRA 7.2 steps/s each (the epoch in 290 s), SparseLoRA 4.5 (one process alone
 # ran no faster, 4.1: a SparseLoRA step at this size is bound by the host) -> LIMIT 520 for it
 # (run4, with LIMIT 510: the epoch took 428-447 s of training).
+# DENSE_SCORED=true (sparselora): the split one position earlier, so the position whose logits
+# the loss scores runs dense (results/cpu-sparselora/instruct_split.py); not run yet.
 # Carry, on a machine that staged the GGUF's first half in /tmp/kit in the call before:
 #   .device-kit/smollm2/part-b .device-kit/site/gguf .device-kit/site/gguf-0.19.0.dist-info .device-kit/data/sst2
 # Output under $OUT: one JSON per seed, logs.tgz, a summary line per case.
@@ -25,6 +27,8 @@ python -m fixtures.run.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed
 SECONDS=0
 extra=""
 [ "$METHOD" = sparselora ] && extra="--set sparselora.ffn_sparsity=0.65 --set sparselora.attn_sparsity=0.3 --set sparselora.dense_first=2 --set sparselora.dense_last=2"
+# DENSE_SCORED=true: the last prompt position (which predicts the answer token) runs dense too
+[ "$METHOD" = sparselora ] && [ -n "${DENSE_SCORED:-}" ] && extra="$extra --set sparselora.dense_scored=$DENSE_SCORED"
 for seed in 0 1 2; do
   ( OMP_NUM_THREADS=4 timeout -k 10 $((LIMIT + 50)) python -m pytest bench $D -m "real and gpu and sst2_instruct and $METHOD" \
       --seeds $seed --set train.time_limit_s=$LIMIT $extra --benchmark-storage="/tmp/storage-$METHOD-$seed" \
