@@ -13,13 +13,15 @@ events after --warmup untimed steps.
 
 --shape NAME builds a random-init Llama of a real size (``fixtures/models/shapes.py``: llama-1b,
 llama-3b, llama-8b, tiny-shape) directly on the device in bf16: cost only. The paper's speed
-protocol: ``--shape llama-8b --preset math --context-length 384 --compile default`` with its
+protocol: ``--shape llama-8b --preset math --context-length 384 --compile reduce-overhead`` with its
 defaults batch 8 x 512, the last 128 positions dense, 20 warm-up + 50 timed steps per run,
 LoRA q/k/v/o r 32 for both methods; ``--runs 5`` drops the best and worst run.
-``--json PATH`` writes every number printed.
+``--fixed-selection`` also times SparseLoRA with its estimator off (the channel sets it chose
+for the first batch, reused): the difference is the estimator's cost in the compiled step,
+which the profiler's split (an eager pass) cannot show. ``--json PATH`` writes every number printed.
 
 Examples:
-    python bench/perf_sparselora.py --shape llama-8b --preset math --context-length 384 --compile default --runs 3
+    python bench/perf_sparselora.py --shape llama-8b --preset math --context-length 384 --compile reduce-overhead --runs 3
     python bench/perf_sparselora.py --model /models/SmolLM2-135M-Instruct-Q8_0.gguf
     python bench/perf_sparselora.py --model /models/all-MiniLM-L6-v2 --batch-size 32 --seq-len 256
     python bench/perf_sparselora.py --tiny      # a tiny Llama built in code, seconds on a CPU
@@ -41,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixtures.training.train import make_compiled  # noqa: E402
 from methods import lora, sparselora  # noqa: E402
+from methods import _sparselora_layers as sparse_layers  # noqa: E402
 
 PARTS = ("estimator", "gather", "gemm", "scatter")
 
@@ -70,6 +73,9 @@ def get_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dense-first", type=int, default=1)
     p.add_argument("--dense-last", type=int, default=1)
     p.add_argument("--svd-rank", type=int, default=8)
+    p.add_argument("--fixed-selection", action="store_true",
+                   help="also time SparseLoRA with its estimator off (the channel sets it chose for the first "
+                        "batch, kept): the difference is the estimator's cost in the compiled step")
     p.add_argument("--sweep", default="0.5:0.25,0.9:0.5,0.95:0.75,0.99:0.75",
                    help="FFN:ATTN sparsity pairs to time ('' to skip)")
     p.add_argument("--text", help="a text file: real batches from it, and perplexity before/after training")
@@ -271,6 +277,43 @@ def profile_split(model, optimizer, cfg, batches, device, steps: int = 3, contex
     return out
 
 
+@contextlib.contextmanager
+def fixed_selection(model, cfg, batch, context: int = 0):
+    """SparseLoRA with its estimator off: one eager training forward records the channel sets the
+    estimator chooses for ``batch`` (on each block, as ``block.fixed``); inside, every forward
+    reuses them. The same kept widths, gathers and GEMMs, no SVD proxies, scores or top-k."""
+    real = sparse_layers.select
+
+    def record(block, xs, state):
+        chosen = real(block, xs, state)
+        block.fixed = {role: idx.clone() for role, idx in chosen.items()}
+        return chosen
+
+    sparse_layers.select = record
+    try:
+        model.train()
+        sparselora.set_context(model, cfg, context or None)
+        model(**batch).loss.detach()
+        sparse_layers.select = lambda block, xs, state: block.fixed
+        yield
+    finally:
+        sparse_layers.select = real
+
+
+def time_fixed_selection(model, optimizer, cfg, batches, args, device, sparse_ms: float) -> dict:
+    """SparseLoRA's step with the estimator off, timed as time_method times (compiled the same way)."""
+    if device.type == "cuda":
+        torch._dynamo.reset()
+    record = {}
+    with fixed_selection(model, cfg, batches[0], getattr(args, "context_length", 0)), contextlib.ExitStack() as stack:
+        ms = time_compiled(model, optimizer, sparselora, cfg, batches, args, device, stack, record)
+    record["estimator_ms"] = sparse_ms - ms
+    record["estimator_share"] = (sparse_ms - ms) / sparse_ms
+    print(f"  sparselora, estimator off (fixed channel sets): {ms:.2f} ms/step; the estimator's cost in this "
+          f"step: {sparse_ms - ms:.2f} ms, {100 * record['estimator_share']:.1f}% of {sparse_ms:.2f}", flush=True)
+    return record
+
+
 @torch.no_grad()
 def get_perplexity(model, batches) -> float:
     model.eval()
@@ -356,6 +399,9 @@ def main(argv=None) -> None:
     }
     for part, note in notes.items():
         print(f"  {part:<20}{split[part]:>9.2f}   {note}")
+    if args.fixed_selection:
+        print()
+        result["fixed_selection"] = time_fixed_selection(model, optimizer, cfg, batches, args, device, sparse_ms)
     result.update(lora_step=lora_rec, sparselora_step=sparse_rec, speedup=lora_ms / sparse_ms, split_eager_ms=split,
                   stats={k: v for k, v in stats.items() if not isinstance(v, dict)},
                   schedule=dict(zip(("ffn", "attn"), sparselora.get_schedule(cfg, config.num_hidden_layers))))

@@ -317,6 +317,30 @@ def test_perf_script_runs_tiny_on_cpu():
     assert result and float(result.group(1)) > 0 and float(result.group(2)) > 0.3
 
 
+def test_fixed_selection_reuses_the_first_batch_channels_without_the_estimator(monkeypatch):
+    """perf_sparselora --fixed-selection: the same forward as the estimator's on the recorded
+    batch, and no estimator call inside."""
+    from bench.perf_sparselora import fixed_selection
+
+    from methods import _sparselora_layers
+
+    _, model, cfg = make_pair("llama", dense_first=0, dense_last=0)
+    batch = get_batch("llama")
+    other = {k: v.flip(0) for k, v in batch.items()}
+    expected, _ = run_step(model, batch)
+    model.zero_grad()
+    calls = []
+    real = _sparselora_layers.select_ffn
+    monkeypatch.setattr(_sparselora_layers, "select_ffn", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with fixed_selection(model, cfg, batch):
+        recorded = len(calls)
+        logits, _ = run_step(model, batch)
+        run_step(model, other)
+    assert recorded > 0 and len(calls) == recorded  # the recording forward only
+    torch.testing.assert_close(logits, expected, atol=1e-6, rtol=0)
+    assert _sparselora_layers.select.__name__ == "select"  # restored
+
+
 def make_llama(heads: int, kv_heads: int, *, layers: int = 2, head_dim: int = 8, ffn: int = 48):
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=VOCAB, hidden_size=4 * heads, num_hidden_layers=layers, num_attention_heads=heads,
