@@ -298,6 +298,8 @@ def fixed_selection(model, cfg, batch, context: int = 0):
         yield
     finally:
         sparse_layers.select = real
+        for block in sparselora.get_state(model).blocks:
+            block.__dict__.pop("fixed", None)
 
 
 def time_fixed_selection(model, optimizer, cfg, batches, args, device, sparse_ms: float) -> dict:

