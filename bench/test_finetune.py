@@ -85,7 +85,9 @@ def get_speed(result, *, hardware_name: str) -> dict:
         "steady_seconds": result.steady_seconds,
         "steady_step_seconds": steady_step,
         "steady_tokens_per_second": result.steady_tokens / result.steady_seconds if result.steady_seconds else None,
-        "step_flops": result.step_flops,
+        "step_flops": result.step_flops,  # a timed step's, per phase (fixtures.training.train)
+        "first_step_flops": result.first_step_flops,
+        "step_flops_by_phase": result.phase_flops or None,
         "mfu": get_mfu(result.step_flops, steady_step, hardware_name),
         "mfu_peak": "bf16 dense datasheet peak" if get_peak_flops(hardware_name) else None,
     }
