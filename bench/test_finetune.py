@@ -69,6 +69,11 @@ def device(case, hardware, request):
     release(dev)
 
 
+def get_load() -> float | None:
+    """The machine's 1-minute load average (None where the OS has none): the report's "CPU shared" basis."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) of the step latencies."""
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
@@ -81,6 +86,7 @@ def get_speed(result, *, hardware_name: str) -> dict:
     return {
         "step_seconds_p50": percentile(steps, 50) if steps else None,
         "step_seconds_p90": percentile(steps, 90) if steps else None,
+        "step_seconds_iqr": percentile(steps, 75) - percentile(steps, 25) if steps else None,  # the spread
         "warmup_steps": result.warmup_steps,
         "steady_seconds": result.steady_seconds,
         "steady_step_seconds": steady_step,
@@ -101,7 +107,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),
-                  determinism=get_determinism())
+                  determinism=get_determinism(), load_average_start=get_load())
     try:
         measure = get_settings(case, run_options["overrides"]).measure
     except ValueError:  # a rule joining two settings: build_run raises it again, inside the case's handling
@@ -200,7 +206,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         inference_batch_size=int(next(iter(batch.values())).shape[0]),
         **quality, **memory.result, **get_footprint(run.model, run.method_name, save_full=not cost_only),
         weights=COST_ONLY if cost_only else "pretrained", **result.memory,
-        **run.method.stats(run.model, run.cfg), **relative,
+        **run.method.stats(run.model, run.cfg), **relative, load_average_end=get_load(),
     )
     assert message is None, message
     assert passed, f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value}"
