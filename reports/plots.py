@@ -17,6 +17,7 @@ from reports import fmt  # noqa: E402
 from reports.labels import get_color, get_row_label  # noqa: E402
 from reports.load import Row  # noqa: E402
 from reports.memory import get_case_rss  # noqa: E402
+from reports.noise import get_quality_interval  # noqa: E402
 from reports.model import Plot  # noqa: E402
 
 # Parts of one stacked bar (not methods: methods take ``reports.labels.get_color``).
@@ -81,14 +82,15 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
         xs = [cost(r) for r in rows if fmt.is_num(cost(r))]
         if ys and xs:
             y = sum(ys) / len(ys)
-            spread = (max(ys) - min(ys)) / 2 if len(ys) > 1 else 0.0
+            interval = get_quality_interval(rows, metric)  # the table's interval: inside [0, 100]
+            spread = [[y - interval.low * scale], [interval.high * scale - y]] if interval else None
             points.append((get_label(rows, multi, (protocols or [""] * len(groups))[i]), sum(xs) / len(xs), y, spread, get_color(rows[0].method, methods)))
     if not points:
         return None
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
         for lab, x, y, spread, color in points:
-            ax.errorbar([x], [y], yerr=[spread] if spread else None, fmt="o", color=color, label=lab, capsize=3)
+            ax.errorbar([x], [y], yerr=spread, fmt="o", color=color, label=lab, capsize=3)
         front = get_pareto([(p[1], p[2]) for p in points], higher_is_better=better == "high")
         ax.plot(*zip(*front), "--" if len(front) > 1 else "none", color="0.4", linewidth=1, marker="o",
                 markersize=11, markerfacecolor="none", label="Pareto frontier")
@@ -104,7 +106,7 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
         ax.grid(alpha=0.3)
         svg = get_svg(fig, name)
     return Plot(title=f"{label} vs {xlabel}", svg=svg,
-                caption="Mean over seeds; error bar: ± half the range over seeds. Ringed and dashed: the Pareto "
+                caption="Mean over seeds; error bar: the 95% interval of the table. Ringed and dashed: the Pareto "
                         "frontier (no other method is both cheaper and better).")
 
 

@@ -143,7 +143,8 @@ def wilson_interval(successes: float, n: int, *, confidence: float = 0.95) -> In
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), f"Wilson score interval over {n} examples")
+    low, high = max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))  # rounding: keep p inside
+    return Interval(p, low, high, f"Wilson score interval over {n} examples")
 
 
 # Up to this many seeds every resample is enumerated (n**n of them: 46,656 at 6), so the

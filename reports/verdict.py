@@ -245,12 +245,10 @@ def get_machine_text(rows: list[Row]) -> str:
     return f"CPU load ≤ {max(loads):.1f}{on}"
 
 
-def get_basis(entries: dict, tier: str, world: int) -> str:
+def get_basis(entries: dict, tier: str) -> str:
+    """How sure a block is, in one line: seeds, tier, the machine's load."""
     rows = [r for rs in entries.values() for r in rs]
-    parts = [get_seeds_text(entries), TIER_BASIS.get(tier, f"{tier} tier"), get_machine_text(rows)]
-    if world > 1:
-        parts.append(f"{world} ranks")
-    return " · ".join(parts)
+    return " · ".join([get_seeds_text(entries), TIER_BASIS.get(tier, f"{tier} tier"), get_machine_text(rows)])
 
 
 def get_reference(key: tuple, entries: dict):
@@ -269,7 +267,7 @@ def make_verdict(dataset: str, scope: str, entries: dict) -> Verdict:
     """The verdict of one comparison: ``entries`` maps entry key -> runs."""
     labels = get_entry_labels(entries)
     first = next(iter(entries.values()))[0]
-    verdict = Verdict(dataset, scope, basis=get_basis(entries, first.tier, get_world_size(first)))
+    verdict = Verdict(dataset, scope, basis=get_basis(entries, first.tier))
     measured = {k: [r for r in rs if r.measured] for k, rs in entries.items()}
     verdict.left_out = sorted(f"{labels[k]} ({', '.join(sorted({r.status for r in rs}))})"
                               for k, rs in entries.items() if not measured[k])
