@@ -21,7 +21,7 @@ from fixtures.models.real_models import ModelUnavailable
 from fixtures.models.shapes import COST_ONLY, SHAPES
 from fixtures.run import custom_floor
 from fixtures.run.cases import build_run, get_footprint, get_settings, set_seed
-from fixtures.run.hardware import get_other_processes_gpu_bytes, get_unmet_need
+from fixtures.run.hardware import get_load, get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.run.measure import PeakMemory, release
 from fixtures.run.options import RUN_OPTIONS
 from fixtures.run.outcome import get_failure_status, make_entry
@@ -67,11 +67,6 @@ def device(case, hardware, request):
     request.node.stash[OTHER_GPU_BYTES] = others
     yield dev
     release(dev)
-
-
-def get_load() -> float | None:
-    """The machine's 1-minute load average (None where the OS has none): the report's "CPU shared" basis."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -208,5 +203,6 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         weights=COST_ONLY if cost_only else "pretrained", **result.memory,
         **run.method.stats(run.model, run.cfg), **relative, load_average_end=get_load(),
     )
-    assert message is None, message
-    assert passed, f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value}"
+    if not passed:  # one line: id, metric, value, floor and the floor's source (no test source)
+        pytest.fail(message or f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value} "
+                    f"(source: {case.floor_source})", pytrace=False)

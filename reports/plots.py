@@ -84,7 +84,8 @@ def make_tradeoff(groups: list[list[Row]], *, cost, xlabel: str, metric: str, qu
             y = sum(ys) / len(ys)
             interval = get_quality_interval(rows, metric)  # the table's interval: inside [0, 100]
             spread = [[y - interval.low * scale], [interval.high * scale - y]] if interval else None
-            points.append((get_label(rows, multi, (protocols or [""] * len(groups))[i]), sum(xs) / len(xs), y, spread, get_color(rows[0].method, methods)))
+            lab = get_label(rows, multi, (protocols or [""] * len(groups))[i])
+            points.append((lab, sum(xs) / len(xs), y, spread, get_color(rows[0].method, methods)))
     if not points:
         return None
     with plt.rc_context(RC):

@@ -50,9 +50,9 @@ def get_labels(groups: dict) -> dict:
     """group key -> "what differs" text ("" where a row has its peers' protocol).
 
     A row's peers share its model, hardware, tier and ranks (columns of their own). A data or
-    settings key is named where the row's value is not the one more than half of its peers have (with no such value: any that differs) (so a
-    one-off setting labels that row only); config keys where the same method ran with more than
-    one config."""
+    settings key is named where the row's value is not the one more than half of its peers have
+    (where no value has such a majority, on every row that differs), so a one-off setting labels
+    that row only; config keys where the same method ran with more than one config."""
     fields = {g: get_fields(members[0]) for g, members in groups.items()}
     labels = {}
     for g, f in fields.items():

@@ -198,7 +198,8 @@ def make_scale_section(rows: list[Row], *, with_plots: bool = True) -> ScaleSect
         return None
     section = ScaleSection(columns=COLUMNS, rows=get_ratio_rows(groups), notes=[
         "Random-init Llama-3 shapes: these runs measure cost only (no quality). Ratios are against LoRA "
-        "of the same size and variant; a method with a variant (e.g. lora+gc: gradient checkpointing) is its own row, compared with LoRA of that variant (a LoRA variant with plain LoRA).",
+        "of the same size and variant; a method with a variant (e.g. lora+gc: gradient checkpointing) is its own "
+        "row, compared with LoRA of that variant (a LoRA variant with plain LoRA).",
         "Breakdown / step peak: (frozen weights + trainable params + gradients + optimizer state + activation "
         "peak) over the measured step's peak allocated; 1 means the parts, read from the tensors, explain the "
         "allocator's peak. Paged optimizer state is left out of the sum (it is outside torch's allocator).",

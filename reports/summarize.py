@@ -163,7 +163,7 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
         "mfu": Cell(fmt.get_percent(v := get_mean(rows, lambda r: r.extra.get("mfu")), 2), v,
                     note="counted FLOPs of a step per second over the GPU's dense bf16 datasheet peak"),
         "infer": Cell(fmt.get_ms(infer), infer, note=f"batch size {batch}" if batch else "",
-                      noise=get_mean(rows, lambda r: r.latency.get("iqr") / 2 if fmt.is_num(r.latency.get("iqr")) else None)),
+                      noise=get_mean(rows, lambda r: r.latency["iqr"] / 2 if fmt.is_num(r.latency.get("iqr")) else None)),
         "gpu": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.peak_gpu)), v),
         "rss": Cell(fmt.get_mib(v := get_mean(rows, get_case_rss)), v, noise=memory.noise if memory else None,
                     note="this case's own increase of the process's RSS"),
@@ -238,7 +238,8 @@ def get_notes(groups: dict, metric: str) -> list[str]:
         "and its 95% interval: for accuracy and F1 the wider of a percentile bootstrap over seeds and the Wilson "
         "interval of the evaluated examples (both stay inside 0–100); else the t-interval over seeds. "
         f"{noise.TIME_LABEL.capitalize()}: each case's median step, mean over seeds; its noise is the larger of the "
-        "steps' spread within a case and the spread over seeds. vs LoRA: Welch's t-test over seeds (≥2 each); with one seed per side "
+        "steps' spread within a case and the spread over seeds. vs LoRA: Welch's t-test over seeds (≥2 each); "
+        "with one seed per side "
         "on classification, McNemar's test on per-example predictions (exact binomial below 25 discordant "
         "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column where "
         f"it stands apart from the next beyond their noise (or by {BEST_TOLERANCE:.0%} where none is known); "
