@@ -7,8 +7,10 @@ import matplotlib
 from reports import knowledge, ranks
 from reports.load import Row
 
-# tab20's strong shades first, then its light ones: 20 colours that stay apart.
-PALETTE = [matplotlib.colormaps["tab20"].colors[i] for i in (*range(0, 20, 2), *range(1, 20, 2))]
+# tab20's strong shades first, then its light ones, then tab20b's darkest and middle ones: 30
+# colours, more than the methods that reports/families.json names, so no two of those share one.
+PALETTE = [*(matplotlib.colormaps["tab20"].colors[i] for i in (*range(0, 20, 2), *range(1, 20, 2))),
+           *(matplotlib.colormaps["tab20b"].colors[i] for i in (*range(0, 20, 4), *range(2, 20, 4)))]
 
 
 def get_row_label(row: Row) -> str:

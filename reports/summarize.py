@@ -277,8 +277,8 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         groups[(*r.group, protocols.get_key(r))].append(r)
     labels = protocols.get_labels(groups)
 
-    def get_ref_key(g):  # the LoRA group to compare with: same model, hardware, tier and data protocol
-        return (*g[2:6], protocols.get_key(groups[g][0], with_config=False))
+    def get_ref_key(g):  # the LoRA group to compare with: same model, hardware, tier, ranks and data protocol
+        return (*g[2:6], protocols.get_data_key(groups[g][0]))
 
     refs = {}
     for g in groups:

@@ -41,12 +41,14 @@ class Line:
         family: its method family (``reports/families.json``).
         text: the comparison in words.
         front: whether it is on the Pareto front.
+        why: why a line off the front is shown ("" on the front).
     """
 
     label: str
     family: str
     text: str
     front: bool = True
+    why: str = ""
 
 
 @dataclass
@@ -159,26 +161,26 @@ def get_near_best(points: dict, higher: bool) -> set:
     return {k for k, p in rated.items() if compare(p["quality"], best, higher) == 0}
 
 
-def get_ratio_text(name: str, point, ref) -> str | None:
+def get_ratio_text(name: str, point, ref, ref_name: str = "LoRA") -> str | None:
     """"step time p50 1.50× LoRA", or "≈ LoRA (within noise)"; None where either is missing."""
     if point is None or ref is None or not ref.value:
         return None
     if not noise.is_apart(point.value, point.noise, ref.value, ref.noise):
-        return f"{name} ≈ LoRA (within noise)"
-    return f"{name} {point.value / ref.value:.2f}× LoRA"
+        return f"{name} ≈ {ref_name} (within noise)"
+    return f"{name} {point.value / ref.value:.2f}× {ref_name}"
 
 
-def get_quality_text(metric: str, point, ref) -> str | None:
+def get_quality_text(metric: str, point, ref, ref_name: str = "LoRA") -> str | None:
     """"accuracy 9.0 pt better than LoRA", "perplexity 2.75 ppl worse than LoRA", or within noise."""
     if point is None or ref is None:
         return None
     higher, unit, scale = QUALITY_AXES[metric]
     side = compare(point, ref, higher)
     if side == 0:
-        return f"{metric} ≈ LoRA (within noise)"
+        return f"{metric} ≈ {ref_name} (within noise)"
     diff = abs(point.value - ref.value) * scale
     amount = f"{diff:.1f} pt" if unit == "pt" else f"{diff:.2f} {unit}"
-    return f"{metric} {amount} {'better' if side > 0 else 'worse'} than LoRA"
+    return f"{metric} {amount} {'better' if side > 0 else 'worse'} than {ref_name}"
 
 
 def get_absolute(metric: str | None, point: dict, memory_kind: str) -> list[str]:
@@ -199,16 +201,17 @@ def get_absolute(metric: str | None, point: dict, memory_kind: str) -> list[str]
     return parts
 
 
-def get_line_text(label: str, point: dict, ref: dict | None, *, metric, memory_kind, is_ref, known) -> str:
-    """One entry's comparison in words."""
+def get_line_text(label: str, point: dict, ref: dict | None, *, metric, memory_kind, is_ref, known,
+                  ref_name: str = "LoRA") -> str:
+    """One entry's comparison in words, against ``ref`` (named ``ref_name``: "LoRA", "lora+gc")."""
     if is_ref:
         parts = ["the reference", *get_absolute(metric, point, memory_kind)]
     elif ref is None:
         parts = ["no LoRA run to compare with", *get_absolute(metric, point, memory_kind)]
     else:
-        parts = [get_quality_text(metric, point["quality"], ref["quality"]) if metric else None,
-                 get_ratio_text(noise.TIME_LABEL, point["time"], ref["time"]),
-                 get_ratio_text(memory_kind, point["memory"], ref["memory"])]
+        parts = [get_quality_text(metric, point["quality"], ref["quality"], ref_name) if metric else None,
+                 get_ratio_text(noise.TIME_LABEL, point["time"], ref["time"], ref_name),
+                 get_ratio_text(memory_kind, point["memory"], ref["memory"], ref_name)]
     if metric is None:
         parts.append(f"cost only; {known}" if known else "cost only (no quality measured)")
     return f"{label}: {'; '.join(p for p in parts if p)}"
@@ -291,8 +294,11 @@ def make_verdict(dataset: str, scope: str, entries: dict) -> Verdict:
         ref = refs[k]
         text = get_line_text(labels[k], points[k], points.get(ref) if ref else None, metric=metric,
                              memory_kind=memory_kind, is_ref=ref == k,
-                             known=knowledge.get_known_quality(k[0], dataset))
-        verdict.lines.append(Line(labels[k], knowledge.get_family(done[k][0]), text, front=k in front))
+                             known=knowledge.get_known_quality(k[0], dataset),
+                             ref_name="LoRA" if ref is None or labels[ref] == REFERENCE else labels[ref])
+        why = "" if k in front else "off the front: the reference" if ref == k else \
+            "off the front: its quality interval overlaps the best one"
+        verdict.lines.append(Line(labels[k], knowledge.get_family(done[k][0]), text, front=k in front, why=why))
     verdict.others = sorted(labels[k] for k in points if k not in shown)
     if len(entries) >= GROUP_FROM:
         families: dict = defaultdict(list)

@@ -148,3 +148,28 @@ def test_twenty_methods_show_the_front_and_the_near_best_grouped_by_family(tmp_p
     families = [family for family, _ in verdict.grouped]
     assert families and "LoRA and its variants" in families
     assert sum(len(lines) for _, lines in verdict.grouped) == len(verdict.lines)
+
+
+def test_every_known_method_has_its_own_colour():
+    from reports.knowledge import get_families
+    from reports.labels import get_color
+
+    colours = [get_color(m) for m in get_families()]
+    assert len(set(colours)) == len(colours)
+    assert get_color("lora+gc") == get_color("lora")  # a variant keeps its method's colour
+
+
+def test_a_variant_is_compared_with_lora_of_its_variant(tmp_path):
+    def gc(entry):
+        info = entry["extra_info"]
+        info.update(variant="gc", case_id=info["case_id"].replace("-cpu", "-gc-cpu"))
+        entry["name"] = f"test_finetune[{info['case_id']}]"
+        return entry
+
+    rows = load([write(tmp_path, [
+        make_entry("lora", step=0.010, iqr=0.0001), gc(make_entry("lora", step=0.013, iqr=0.0001)),
+        gc(make_entry("qlora", step=0.026, iqr=0.0001)),
+    ])])
+    lines = get_lines(get_verdicts(rows)[0])
+    assert "step time p50 2.00× lora+gc" in lines["qlora+gc"]  # like with like: both checkpoint
+    assert "step time p50 1.30× LoRA" in lines["lora+gc"]  # a LoRA variant: its cost against plain LoRA
