@@ -230,7 +230,9 @@ def get_seeds_text(entries: dict) -> str:
 
 
 def get_machine_text(rows: list[Row]) -> str:
-    """The machine's load: CPU load average against its cores, or other processes on the GPU."""
+    """The machine's load: the CPU's 1-minute load average (recorded at each case's start and end)
+    above its cores (plus a multi-rank case's other ranks) means other processes shared it; on a
+    GPU, other processes' memory on it."""
     if any(r.hardware == "gpu" for r in rows):
         held = [v for r in rows if fmt.is_num(v := r.extra.get("gpu_other_processes_bytes"))]
         if not held:
@@ -243,7 +245,8 @@ def get_machine_text(rows: list[Row]) -> str:
     if not loads:
         return "CPU load not recorded"
     on = f" on {cores} cores" if cores else ""
-    if cores and max(loads) > cores:
+    own = max(get_world_size(r) for r in rows)  # a case's own ranks are runnable processes too
+    if cores and max(loads) > cores + own - 1:
         return f"CPU shared with other processes (load {max(loads):.1f}{on})"
     return f"CPU load ≤ {max(loads):.1f}{on}"
 
