@@ -226,7 +226,9 @@ def get_seeds_text(entries: dict) -> str:
     if len(counts) > 1:
         return f"{counts[0]}–{counts[-1]} seeds per method ({listed})"
     n = counts[0] if counts else 0
-    return f"1 seed (seed {listed})" if n == 1 else f"{n} seeds ({listed})"
+    if n == 1:
+        return f"1 seed (seed {listed})" if len(seeds) == 1 else f"1 seed per method (seeds {listed})"
+    return f"{n} seeds ({listed})"
 
 
 def get_machine_text(rows: list[Row]) -> str:
