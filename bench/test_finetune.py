@@ -21,7 +21,7 @@ from fixtures.models.real_models import ModelUnavailable
 from fixtures.models.shapes import COST_ONLY, SHAPES
 from fixtures.run import custom_floor
 from fixtures.run.cases import build_run, get_footprint, get_settings, set_seed
-from fixtures.run.hardware import get_other_processes_gpu_bytes, get_unmet_need
+from fixtures.run.hardware import get_load, get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.run.measure import PeakMemory, release
 from fixtures.run.options import RUN_OPTIONS
 from fixtures.run.outcome import get_failure_status, make_entry
@@ -81,6 +81,7 @@ def get_speed(result, *, hardware_name: str) -> dict:
     return {
         "step_seconds_p50": percentile(steps, 50) if steps else None,
         "step_seconds_p90": percentile(steps, 90) if steps else None,
+        "step_seconds_iqr": percentile(steps, 75) - percentile(steps, 25) if steps else None,  # the spread
         "warmup_steps": result.warmup_steps,
         "steady_seconds": result.steady_seconds,
         "steady_step_seconds": steady_step,
@@ -103,7 +104,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),
-                  determinism=get_determinism())
+                  determinism=get_determinism(), load_average_start=get_load())
     try:
         measure = get_settings(case, run_options["overrides"]).measure
     except ValueError:  # a rule joining two settings: build_run raises it again, inside the case's handling
@@ -202,7 +203,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         inference_batch_size=int(next(iter(batch.values())).shape[0]),
         **quality, **memory.result, **get_footprint(run.model, run.method_name, save_full=not cost_only),
         weights=COST_ONLY if cost_only else "pretrained", **result.memory,
-        **run.method.stats(run.model, run.cfg), **relative,
+        **run.method.stats(run.model, run.cfg), **relative, load_average_end=get_load(),
     )
-    assert message is None, message
-    assert passed, f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value}"
+    if not passed:  # one line: id, metric, value, floor and the floor's source (no test source)
+        pytest.fail(message or f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value} "
+                    f"(source: {case.floor_source})", pytrace=False)
