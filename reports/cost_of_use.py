@@ -94,12 +94,19 @@ def get_pair(rows: list[Row], first: str, second: str) -> str:
 
 
 def get_energy_cell(rows: list[Row], key: str, digits: int = 4) -> str:
+    """The mean, or a dash (the reasons it is missing go to the section's notes, see get_energy_reasons)."""
     value = mean(rows, key)
-    if value is not None:
-        return fmt.get_number(value, digits)
-    reason = next((r.extra.get(key.replace("_per_1k_tokens", "").replace("_per_batch", "") + "_reason")
-                   for r in rows if r.extra.get(key.replace("_per_1k_tokens", "").replace("_per_batch", "") + "_reason")), None)
-    return f"{fmt.DASH} ({reason})" if reason else fmt.DASH
+    return f"{value:,.0f}" if fmt.is_num(value) and value >= 100 else fmt.get_number(value, digits)
+
+
+def get_energy_reasons(rows: list[Row]) -> list[str]:
+    """Why energy is missing, each reason once, with how many runs it applies to."""
+    reasons: dict = defaultdict(int)
+    for r in rows:
+        for key in ("train_joules_reason", "inference_joules_reason"):
+            if r.extra.get(key):
+                reasons[f"{key.removesuffix('_joules_reason')}: {r.extra[key]}"] += 1
+    return [f"Energy not measured ({reason}): {n} run(s)." for reason, n in sorted(reasons.items())]
 
 
 def get_floor_cell(rows: list[Row]) -> str:
@@ -219,7 +226,7 @@ def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse |
             "measurable (no GPU, or a phase shorter than the counter's refresh).",
             "Forgetting: loss on held-out general text after training minus with the adapter off (nats per token; "
             "positive = forgot).",
-        ])
+        ] + get_energy_reasons([r for g in groups for r in g]))
         if with_plots:
             plot = make_curve_plot(groups, name=f"{dataset}-quality-time")
             section.plots = [plot] if plot else []

@@ -55,7 +55,8 @@ def test_table_rows_and_claims(rows):
     assert table["hira"]["merged = unmerged"].startswith("NO")
     assert table["qlora"]["merged = unmerged"] == "not merged: 4-bit base"
     assert table["lora_prune"]["merged = unmerged"] == "merge failed: RuntimeError: boom"
-    assert table["qlora"]["train J"] == "— (no GPU energy counter on cpu)"
+    assert table["qlora"]["train J"] == "—" and table["lora"]["train J"] == "5,000"
+    assert "Energy not measured (train: no GPU energy counter on cpu): 1 run(s)." in section.sections[0].notes
     assert table["lora"]["time to floor (s, step)"] == "6.00 s, step 16"
     assert table["lora"]["forgetting"].startswith("+0.050")
     claims = section.claims
