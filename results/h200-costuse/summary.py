@@ -45,7 +45,7 @@ def line(e: dict) -> str:
     if "forgetting" in e:
         parts.append(f"forgetting {e['forgetting']:+.4f} ({num(e.get('forgetting_loss_base'), 4)} -> "
                      f"{num(e.get('forgetting_loss_trained'), 4)})")
-    for key in ("merge_dequant_bf16_accuracy", "merge_requant_4bit_accuracy"):
+    for key in [f"merge_{route}_{m}" for route in ("dequant_bf16", "requant_4bit") for m in ("accuracy", "perplexity")]:
         if key in e:
             parts.append(f"{key} {num(e[key], 4)}")
     errors = [f"{k}: {e[k]}" for k in e if k.endswith("_error") and e[k] and k != "merge_error"]
