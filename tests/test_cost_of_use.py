@@ -222,3 +222,13 @@ def test_decoding_makes_exactly_the_tokens_asked():
                                  new_tokens=4, warmup=False)
     assert record["decode_new_tokens"] == 4 and record["d_b8_seconds"] > 0
     assert set(record) >= {"d_b1_ttft_seconds", "d_b1_tokens_per_second", "d_b8_tokens_per_second"}
+
+
+def test_energy_finds_the_gpu_by_uuid(monkeypatch):
+    """A shard worker's cuda:0 is found by its UUID, not as NVML's GPU 0."""
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: types.SimpleNamespace(uuid="ab-12"))
+    nvml = types.SimpleNamespace(nvmlDeviceGetHandleByUUID=lambda u: f"by {u}",
+                                 nvmlDeviceGetHandleByIndex=lambda i: f"index {i}")
+    assert energy.get_handle(nvml, torch.device("cuda", 0)) == "by GPU-ab-12"
+    nvml.nvmlDeviceGetHandleByUUID = lambda u: 1 / 0
+    assert energy.get_handle(nvml, torch.device("cuda", 1)) == "index 1"
