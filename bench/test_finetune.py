@@ -21,6 +21,8 @@ from fixtures.models.real_models import ModelUnavailable
 from fixtures.models.shapes import COST_ONLY, SHAPES
 from fixtures.run import custom_floor
 from fixtures.run.cases import build_run, get_footprint, get_settings, set_seed
+from fixtures.run.cost_of_use import CostOfUse
+from fixtures.run.energy import SCOPE, EnergyMeter, get_energy_record
 from fixtures.run.hardware import get_load, get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.run.measure import PeakMemory, release
 from fixtures.run.options import RUN_OPTIONS
@@ -29,6 +31,7 @@ from fixtures.run.provenance import get_determinism
 from fixtures.run.stop import check as check_stop
 from fixtures.training.flops import get_mfu, get_peak_flops
 from fixtures.training.metrics import check_floor
+from fixtures.training.quality_curve import QualityCurve, check_eval_every
 from fixtures.training.train import TimeLimit, make_autocast, train
 
 
@@ -122,16 +125,27 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
             with precision():
                 zero_shot = run.task.kind in ("lm", "instruct")  # a causal LM scores before training too
                 before = run.workload.evaluate(run.model, device=device) if zero_shot else {}
+            costs = CostOfUse(run, device=device, precision=precision, tier_data=TIERS[case.tier].data,
+                              data_dir=run_options.get("data_dir")) if run.settings.cost_of_use else None
+            if costs:
+                costs.before_training()
+            curve = None
+            if run.settings.eval_every:  # time to quality (fixtures.training.quality_curve)
+                check_eval_every(run.settings.eval_every, run.workload.total_steps)
+                curve = QualityCurve(lambda m: run.workload.evaluate(m, device=device), floor=case.floor,
+                                     before=before, device=device, precision=precision)
+            energy = EnergyMeter(device).start()
             try:
                 result = train(
                     run.model, run.workload.batches(seed=case.seed, device=device),
                     method=run.method, cfg=run.cfg, settings=run.settings,
-                    total_steps=run.workload.total_steps, device=device, label=case.id,
+                    total_steps=run.workload.total_steps, device=device, label=case.id, on_eval=curve,
                 )
             except TimeLimit as stop:  # the budget ran out: the model as trained so far is still scored
                 with precision():
                     stop.quality = run.workload.evaluate(run.model, device=device)
                 raise
+            train_energy = get_energy_record("train", *energy.read(), tokens=result.tokens)
             with precision():
                 quality = run.workload.evaluate(run.model, device=device)
             batch = run.workload.get_inference_batch(device)
@@ -203,8 +217,12 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         inference_batch_size=int(next(iter(batch.values())).shape[0]),
         **quality, **memory.result, **get_footprint(run.model, run.method_name, save_full=not cost_only),
         weights=COST_ONLY if cost_only else "pretrained", **result.memory,
-        **run.method.stats(run.model, run.cfg), **relative, load_average_end=get_load(),
+        **run.method.stats(run.model, run.cfg), **relative,
+        **train_energy, energy_scope=SCOPE, **(curve.result() if curve else {}),
     )
+    if costs:  # last: merging replaces the model
+        record.update(costs.measure())
+    record["load_average_end"] = get_load()
     if not passed:  # one line: id, metric, value, floor and the floor's source (no test source)
         pytest.fail(message or f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value} "
                     f"(source: {case.floor_source})", pytrace=False)

@@ -213,6 +213,7 @@ class ReportModel:
         verdicts: the Pareto-front verdict per dataset and model (``reports.verdict``).
         scale: the scale tier's section (``reports.scale``), or None without scale runs.
         input_notes: what was done to the input (duplicates left out, non-finite values nulled).
+        cost_of_use: the cost-of-use section (``reports.cost_of_use``), or None without its records.
     """
 
     title: str
@@ -230,3 +231,4 @@ class ReportModel:
     verdicts: list = field(default_factory=list)
     scale: object = None
     input_notes: list = field(default_factory=list)
+    cost_of_use: object = None

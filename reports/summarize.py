@@ -6,6 +6,7 @@ from collections import defaultdict
 from reports import fmt, noise, plots, protocols, provenance, ranks
 from reports import labels as labels_
 from reports.cells import get_scaled, make_quality_cell, make_step_cell, make_weight_sparsity_cell
+from reports.cost_of_use import make_cost_of_use
 from reports.load import Row
 from reports.memory import get_case_rss
 from reports.model import Cell, ClassTable, Column, DatasetSection, Failure, MethodRow, ReportModel
@@ -384,4 +385,5 @@ def summarize(rows: list[Row], *, with_plots: bool = True, title: str = "PEFT be
         table_rows=table,
         verdicts=get_verdicts(rows),
         scale=make_scale_section(rows, with_plots=with_plots),
+        cost_of_use=make_cost_of_use(rows, with_plots=with_plots),
     )

@@ -1,0 +1,234 @@
+"""The "cost of use" section: what a fine-tuned model costs to run and to make, per dataset.
+
+Per method group (method, model, hardware, tier; means over seeds): quality; inference
+latency with the adapter off (base), on (unmerged) and merged, and whether the merged logits
+matched; decoding tokens/s at batch 1 and 8; GPU energy for training and per inference batch;
+time to the floor beside the step time; forgetting. A plot of quality against wall time from
+the runs with ``eval_every``. Then a short list checking the literature's claims against
+this run (LoRA and HiRA add no latency once merged; what QLoRA's merge costs in quality).
+
+Reads result rows only (``extra`` keys written by ``fixtures.run.cost_of_use``,
+``fixtures.run.energy`` and ``fixtures.training.quality_curve``).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from reports import fmt, plots
+from reports.load import Row
+from reports.model import Plot
+
+plt = plots.plt
+COLUMNS = [
+    "method", "model", "hardware / tier", "quality", "base ms", "unmerged ms", "merged ms", "unmerged +%",
+    "merged +%", "merged = unmerged", "decode tok/s b1 (unm. / merged)", "decode tok/s b8 (unm. / merged)",
+    "train J", "J / 1k train tokens", "inference J / batch", "time to floor (s, step)", "step ms", "forgetting",
+]
+CLAIMS = {  # method -> what its paper (or the project's founding report) says about merged inference
+    "lora": "LoRA: \"no additional inference latency\" once merged (Hu et al., 2022)",
+    "hira": "HiRA: \"seamless merging with zero inference overhead\"",
+}
+
+
+@dataclass
+class CostSection:
+    """One dataset's cost of use.
+
+    Args:
+        dataset: the dataset key.
+        columns: table header.
+        rows: table rows (lists of text).
+        notes: how to read it, and reasons for empty cells.
+        plots: quality against wall time (runs with eval_every).
+    """
+
+    dataset: str
+    columns: list
+    rows: list
+    notes: list = field(default_factory=list)
+    plots: list = field(default_factory=list)
+
+
+@dataclass
+class CostOfUse:
+    """The section: per-dataset tables and the claims checked.
+
+    Args:
+        sections: one CostSection per dataset with cost-of-use records.
+        claims: one line per literature claim checked against these runs.
+    """
+
+    sections: list
+    claims: list
+
+
+def mean(rows: list[Row], key: str):
+    values = [r.extra[key] for r in rows if fmt.is_num(r.extra.get(key))]
+    return sum(values) / len(values) if values else None
+
+
+def get_quality(rows: list[Row]) -> tuple[str, float | None]:
+    metric = rows[0].extra.get("floor_metric") or "accuracy"
+    return metric, mean(rows, metric)
+
+
+def get_merge_cell(rows: list[Row]) -> str:
+    """"yes (max |diff| 3e-06 <= 4e-04)", "NO (...)", the reason it cannot merge, or the merge error."""
+    for key in ("merge_error", "merge_unsupported_reason", "cost_of_use_error"):
+        reasons = {r.extra[key] for r in rows if r.extra.get(key)}
+        if reasons:
+            prefix = "merge failed: " if key == "merge_error" else "not merged: " if key == "merge_unsupported_reason" else ""
+            return prefix + "; ".join(sorted(reasons))
+    runs = [r for r in rows if isinstance(r.extra.get("merged_logits_equal"), bool)]
+    if not runs:
+        return fmt.DASH
+    worst = max(runs, key=lambda r: r.extra["merged_max_abs_diff"])
+    ok = all(r.extra["merged_logits_equal"] for r in runs)
+    return (f"{'yes' if ok else 'NO'} (max |diff| {fmt.get_number(worst.extra['merged_max_abs_diff'], 2)} "
+            f"{'<=' if ok else '>'} {fmt.get_number(worst.extra['merged_tolerance'], 2)}, {worst.extra['merged_dtype']})")
+
+
+def get_pair(rows: list[Row], first: str, second: str) -> str:
+    a, b = mean(rows, first), mean(rows, second)
+    return f"{fmt.get_number(a, 4)} / {fmt.get_number(b, 4)}" if a is not None or b is not None else fmt.DASH
+
+
+def get_energy_cell(rows: list[Row], key: str, digits: int = 4) -> str:
+    """The mean, or a dash (the reasons it is missing go to the section's notes, see get_energy_reasons)."""
+    value = mean(rows, key)
+    return f"{value:,.0f}" if fmt.is_num(value) and value >= 100 else fmt.get_number(value, digits)
+
+
+def get_energy_reasons(rows: list[Row]) -> list[str]:
+    """Why energy is missing, each reason once, with how many runs it applies to."""
+    reasons: dict = defaultdict(int)
+    for r in rows:
+        for key in ("train_joules_reason", "inference_joules_reason"):
+            if r.extra.get(key):
+                reasons[f"{key.removesuffix('_joules_reason')}: {r.extra[key]}"] += 1
+    return [f"Energy not measured ({reason}): {n} run(s)." for reason, n in sorted(reasons.items())]
+
+
+def get_floor_cell(rows: list[Row]) -> str:
+    curved = [r for r in rows if r.extra.get("quality_curve")]
+    if not curved:
+        return fmt.DASH
+    met = [r for r in curved if fmt.is_num(r.extra.get("floor_met_wall_seconds"))]
+    if not met:
+        return "not met while training"
+    steps = sorted({r.extra["floor_met_step"] for r in met})
+    late = f"; {len(curved) - len(met)} of {len(curved)} never" if len(met) < len(curved) else ""
+    return f"{fmt.get_seconds(mean(met, 'floor_met_wall_seconds'))} s, step {'/'.join(map(str, steps))}{late}"
+
+
+def get_forgetting_cell(rows: list[Row]) -> str:
+    value = mean(rows, "forgetting")
+    if value is not None:
+        return (f"{value:+.3f} ({fmt.get_number(mean(rows, 'forgetting_loss_base'), 4)} -> "
+                f"{fmt.get_number(mean(rows, 'forgetting_loss_trained'), 4)} nats)")
+    reason = next((r.extra.get(k) for r in rows for k in ("forgetting_reason", "forgetting_error") if r.extra.get(k)), None)
+    return f"{fmt.DASH} ({reason})" if reason else fmt.DASH
+
+
+def get_percent(value) -> str:
+    return f"{value:+.1f}" if fmt.is_num(value) else fmt.DASH
+
+
+def make_row(rows: list[Row]) -> list[str]:
+    first = rows[0]
+    metric, quality = get_quality(rows)
+    return [
+        first.method, first.model, f"{first.hardware} / {first.tier}",
+        f"{metric} {fmt.get_number(quality, 4)}",
+        fmt.get_ms(mean(rows, "inference_seconds_base")), fmt.get_ms(mean(rows, "inference_seconds_unmerged")),
+        fmt.get_ms(mean(rows, "inference_seconds_merged")),
+        get_percent(mean(rows, "unmerged_overhead_percent")), get_percent(mean(rows, "merged_overhead_percent")),
+        get_merge_cell(rows),
+        get_pair(rows, "decode_unmerged_b1_tokens_per_second", "decode_merged_b1_tokens_per_second"),
+        get_pair(rows, "decode_unmerged_b8_tokens_per_second", "decode_merged_b8_tokens_per_second"),
+        get_energy_cell(rows, "train_joules"), get_energy_cell(rows, "train_joules_per_1k_tokens"),
+        get_energy_cell(rows, "inference_joules_per_batch"),
+        get_floor_cell(rows), fmt.get_ms(mean(rows, "steady_step_seconds")), get_forgetting_cell(rows),
+    ]
+
+
+def make_curve_plot(groups: list[list[Row]], *, name: str) -> Plot | None:
+    """Quality against wall time (evaluations included) per method, one line per seed."""
+    series = [(rows, r) for rows in groups for r in rows if r.extra.get("quality_curve")]
+    if not series:
+        return None
+    metric = series[0][1].extra.get("quality_curve_metric") or "accuracy"
+    with plt.rc_context(plots.RC):
+        fig, ax = plt.subplots(figsize=(5.6, 3.2))
+        labelled = set()
+        for i, rows in enumerate(groups):
+            color = plots.COLORS[i % len(plots.COLORS)]
+            for r in rows:
+                points = [(p["wall_seconds"], p[metric]) for p in r.extra.get("quality_curve") or []
+                          if fmt.is_num(p.get("wall_seconds")) and fmt.is_num(p.get(metric))]
+                if points:
+                    label = f"{r.method} ({r.model})" if r.method not in labelled else None
+                    labelled.add(r.method)
+                    ax.plot(*zip(*points), marker="o", markersize=3, color=color, linewidth=1.2, label=label)
+        floor = series[0][1].extra.get("floor_value")
+        if fmt.is_num(floor):
+            ax.axhline(floor, color="0.4", linestyle="--", linewidth=1, label="floor")
+        ax.set_xlabel("Wall time since the start of training (s)")
+        ax.set_ylabel(metric)
+        ax.legend(**plots.LEGEND)
+        ax.grid(alpha=0.3)
+        svg = plots.get_svg(fig, name)
+    return Plot(title=f"{metric} vs wall time", svg=svg,
+                caption="Held-out metric every eval_every steps; wall time includes the evaluations. "
+                        "The dashed line is the case's floor.")
+
+
+def get_claims(rows: list[Row]) -> list[str]:
+    """One line per claim, from the runs that measured it (means over every such run)."""
+    lines = []
+    for method, claim in CLAIMS.items():
+        runs = [r for r in rows if r.method == method and fmt.is_num(r.extra.get("merged_overhead_percent"))]
+        if not runs:
+            lines.append(f"{claim}: not measured in this run.")
+            continue
+        merged, unmerged = mean(runs, "merged_overhead_percent"), mean(runs, "unmerged_overhead_percent")
+        where = ", ".join(sorted({f"{r.dataset}/{r.model}/{r.hardware}" for r in runs}))
+        lines.append(f"{claim}: merged adds {merged:+.1f}% latency over the base model (unmerged "
+                     f"{get_percent(unmerged)}%), mean of {len(runs)} run(s): {where}.")
+    runs = [r for r in rows if r.method == "qlora" and fmt.is_num(r.extra.get("merge_requant_4bit_accuracy"))
+            and fmt.is_num(r.extra.get("accuracy"))]
+    if runs:
+        lost = [100 * (r.extra["accuracy"] - r.extra["merge_requant_4bit_accuracy"]) for r in runs]
+        dequant = [100 * (r.extra["accuracy"] - r.extra["merge_dequant_bf16_accuracy"]) for r in runs
+                   if fmt.is_num(r.extra.get("merge_dequant_bf16_accuracy"))]
+        lines.append(f"QLoRA merged and re-quantised to 4-bit loses {sum(lost) / len(lost):+.2f} accuracy points "
+                     f"against the unmerged adapter (de-quantised bf16 merge: "
+                     f"{(f'{sum(dequant) / len(dequant):+.2f}') if dequant else fmt.DASH}), mean of {len(runs)} run(s).")
+    else:
+        lines.append("QLoRA merged and re-quantised: not measured in this run.")
+    return lines
+
+
+def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse | None:
+    """The section, or None when no run recorded its cost of use."""
+    rows = [r for r in rows if r.measured and ("inference_seconds_unmerged" in r.extra or "quality_curve" in r.extra)]
+    if not rows:
+        return None
+    by_dataset: dict = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by_dataset[r.dataset][r.group].append(r)
+    sections = []
+    for dataset in sorted(by_dataset):
+        groups = [by_dataset[dataset][g] for g in sorted(by_dataset[dataset], key=lambda g: (g[1] != "lora", g[1:]))]
+        section = CostSection(dataset, COLUMNS, [make_row(g) for g in groups], notes=[
+            "Latency: median seconds per inference batch; base = the adapter switched off; +% against the base.",
+            "Energy: NVML's whole-GPU counter (other processes count too); a dash with a reason where it was not "
+            "measurable (no GPU, or a phase shorter than the counter's refresh).",
+            "Forgetting: loss on held-out general text after training minus with the adapter off (nats per token; "
+            "positive = forgot).",
+        ] + get_energy_reasons([r for g in groups for r in g]))
+        if with_plots:
+            plot = make_curve_plot(groups, name=f"{dataset}-quality-time")
+            section.plots = [plot] if plot else []
+        sections.append(section)
+    return CostOfUse(sections, get_claims(rows))

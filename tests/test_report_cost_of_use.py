@@ -1,0 +1,78 @@
+"""The cost-of-use section, rendered from a fabricated results file (no bench, no methods)."""
+
+import json
+
+import pytest
+
+from reports.build import render
+from reports.cost_of_use import make_cost_of_use
+from reports.load import load
+from reports.summarize import summarize
+
+
+def make_bench(method, **extra):
+    case_id = f"{method}-sst2_instruct-real-gpu-seed0"
+    info = {"case_id": case_id, "method": method, "dataset": "sst2_instruct", "tier": "real", "hardware": "gpu",
+            "seed": 0, "model": "smollm2-135m", "status": "passed", "floor_metric": "accuracy", "floor_value": 0.8,
+            "accuracy": 0.86, "steady_step_seconds": 0.1, "inference_seconds_unmerged": 0.012,
+            "train_joules": 5000.0, "train_joules_per_1k_tokens": 2.5, "inference_joules_per_batch": 1.2,
+            "forgetting": 0.05, "forgetting_loss_base": 3.0, "forgetting_loss_trained": 3.05, **extra}
+    return {"name": f"test_finetune[{case_id}]", "stats": {"median": 0.012}, "extra_info": info}
+
+
+MERGED = {"inference_seconds_base": 0.010, "inference_seconds_merged": 0.0102, "unmerged_overhead_percent": 20.0,
+          "merged_overhead_percent": 2.0, "merged_logits_equal": True, "merged_max_abs_diff": 0.01,
+          "merged_tolerance": 0.5, "merged_dtype": "bf16", "decode_unmerged_b1_tokens_per_second": 100.0,
+          "decode_merged_b1_tokens_per_second": 130.0}
+
+
+@pytest.fixture
+def rows(tmp_path):
+    curve = [{"step": 8, "wall_seconds": 3.0, "train_seconds": 1.0, "joules": None, "accuracy": 0.7},
+             {"step": 16, "wall_seconds": 6.0, "train_seconds": 2.0, "joules": None, "accuracy": 0.85}]
+    benches = [
+        make_bench("lora", **MERGED, quality_curve=curve, floor_met_step=16, floor_met_wall_seconds=6.0),
+        make_bench("hira", **{**MERGED, "merged_overhead_percent": 4.0, "merged_logits_equal": False,
+                              "merged_max_abs_diff": 0.9}),
+        make_bench("qlora", merge_supported=False, merge_unsupported_reason="4-bit base",
+                   merge_dequant_bf16_accuracy=0.855, merge_requant_4bit_accuracy=0.84, train_joules=None,
+                   train_joules_reason="no GPU energy counter on cpu"),
+        make_bench("lora_prune", merge_error="RuntimeError: boom"),
+    ]
+    data = {"machine_info": {"node": "h200"}, "commit_info": {}, "datetime": "2026-12-03T10:00:00",
+            "version": "5.3.1", "benchmarks": benches}
+    path = tmp_path / "costs.json"
+    path.write_text(json.dumps(data))
+    return load([path])
+
+
+def test_table_rows_and_claims(rows):
+    section = make_cost_of_use(rows, with_plots=True)
+    table = {r[0]: dict(zip(section.sections[0].columns, r)) for r in section.sections[0].rows}
+    assert list(table) == ["lora", "hira", "lora_prune", "qlora"]  # LoRA first, the reference
+    assert table["lora"]["merged ms"] == "10.20" and table["lora"]["merged +%"] == "+2.0"
+    assert table["lora"]["merged = unmerged"].startswith("yes")
+    assert table["hira"]["merged = unmerged"].startswith("NO")
+    assert table["qlora"]["merged = unmerged"] == "not merged: 4-bit base"
+    assert table["lora_prune"]["merged = unmerged"] == "merge failed: RuntimeError: boom"
+    assert table["qlora"]["train J"] == "—" and table["lora"]["train J"] == "5,000"
+    assert "Energy not measured (train: no GPU energy counter on cpu): 1 run(s)." in section.sections[0].notes
+    assert table["lora"]["time to floor (s, step)"] == "6.00 s, step 16"
+    assert table["lora"]["forgetting"].startswith("+0.050")
+    claims = section.claims
+    assert claims[0].endswith("merged adds +2.0% latency over the base model (unmerged +20.0%), mean of 1 run(s): "
+                              "sst2_instruct/smollm2-135m/gpu.")
+    assert "merged adds +4.0%" in claims[1]
+    assert claims[2].startswith("QLoRA merged and re-quantised to 4-bit loses +2.00 accuracy points")
+    assert "(de-quantised bf16 merge: +0.50)" in claims[2]
+    assert len(section.sections[0].plots) == 1  # quality vs wall time, from the eval_every run
+
+
+def test_section_renders_and_is_absent_without_records(rows):
+    html = render(summarize(rows))
+    assert 'id="cost-of-use"' in html and "claims, checked" in html
+    for r in rows:
+        for key in [k for k in r.extra if "merge" in k or "inference_seconds" in k or "quality_curve" in k]:
+            del r.extra[key]
+    assert make_cost_of_use(rows) is None
+    assert 'id="cost-of-use"' not in render(summarize(rows, with_plots=False))
