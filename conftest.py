@@ -26,6 +26,16 @@ def pytest_addoption(parser):
     group.addoption("--set", action="append", default=[], dest="overrides", metavar="SCOPE.FIELD=VALUE",
                     help="override a method Config field (lora.r=16) or a TrainSettings field "
                          "(train.max_steps=50); values are JSON (repeatable)")
+    group.addoption("--sweep", action="append", default=[], metavar="SCOPE.FIELD=V1,V2,...",
+                    help="run every selected case once per value of one --set field, e.g. "
+                         "sparselora.ffn_sparsity=0.3,0.6,0.9 (that method's cases) or train.batch_size=16,32 "
+                         "(every case); the value joins the case id and its protocol")
+    group.addoption("--tune", default=None, metavar="lr",
+                    help="each method x dataset x model at its own best learning rate: a grid (--tune-factors "
+                         "x the method's rate) scored on a dev split carved from the training data, then the "
+                         "case trained at the chosen rate; the evaluation split never takes part")
+    group.addoption("--tune-factors", default=None, metavar="F1,F2,...",
+                    help="the --tune grid as multiples of the method's own rate (default 0.1,0.3,1,3,10)")
     group.addoption("--refuse-busy-gpu", action="store_true",
                     help="skip GPU cases while other processes hold > 500 MiB on the GPU (always recorded)")
     group.addoption("--data-dir", default=None, metavar="DIR",
