@@ -13,6 +13,7 @@ from fixtures.run.options import RUN_OPTIONS, get_empty_selection_hint, get_reco
 from fixtures.run.provenance import get_git_commit, get_portable, get_versions
 from fixtures.run.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
 from fixtures.run.skips import MESSAGE, get_all_skipped_message, note_outcome
+from fixtures.run.sweep import check_selected
 from methods import METHODS
 
 
@@ -100,6 +101,16 @@ def pytest_benchmark_generate_json(config, benchmarks, include_data, machine_inf
     """pytest-benchmark drops cases without a timed call; put the unfinished ones back."""
     outcome = yield
     outcome.get_result()["benchmarks"].extend(config.stash.get(UNFINISHED, []))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """After -m/-k chose the cases: a --sweep value out of range for a selected case is a usage
+    error now, before any case runs (fixtures.run.sweep)."""
+    options = config.stash[RUN_OPTIONS]
+    params = [getattr(item, "callspec", None) for item in items]
+    cases = [p.params["case"] for p in params if p is not None and "case" in p.params]
+    check_selected(cases, options["sweep"], options["overrides"])
 
 
 @pytest.hookimpl(tryfirst=True)

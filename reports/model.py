@@ -227,4 +227,6 @@ class ReportModel:
     regression: Regression | None = None
     verdicts: list = field(default_factory=list)
     scale: object = None
+    frontier: object = None  # reports.frontier: quality against the fraction skipped, or None
+    tuning: object = None  # reports.tuning: --tune lr's choices, or None
     input_notes: list = field(default_factory=list)

@@ -4,11 +4,13 @@ import json
 from collections import defaultdict
 
 from reports import fmt, plots, protocols, provenance, ranks
+from reports.frontier import make_frontier_section
 from reports.load import Row
 from reports.memory import get_case_rss
 from reports.model import Cell, ClassTable, Column, DatasetSection, Failure, MethodRow, ReportModel
 from reports.scale import make_scale_section
 from reports.stats import mcnemar_test, summarize_values, welch_t_test
+from reports.tuning import make_tuning_section
 from reports.verdict import get_verdicts, is_cost_only
 
 REFERENCE_METHOD = "lora"
@@ -381,4 +383,6 @@ def summarize(rows: list[Row], *, with_plots: bool = True, title: str = "PEFT be
         table_rows=table,
         verdicts=get_verdicts(rows),
         scale=make_scale_section(rows, with_plots=with_plots),
+        frontier=make_frontier_section(rows, with_plots=with_plots),
+        tuning=make_tuning_section(rows, with_plots=with_plots),
     )

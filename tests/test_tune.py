@@ -131,15 +131,17 @@ def test_bad_sweeps_are_usage_errors_naming_the_value(raw, message):
 
 def test_a_value_out_of_range_is_refused_before_any_case_runs():
     parsed = sweep.parse_sweep(["sparselora.ffn_sparsity=0.5,1.5"], {})
-    with pytest.raises(pytest.UsageError, match=r"ffn_sparsity=1.5 \(case sparselora-sst2-tiny-cpu-seed0\).*\[0, 1\)"):
-        sweep.expand(CASES, parsed, {})
+    with pytest.raises(pytest.UsageError, match=r"ffn_sparsity=1.5 \(case sparselora-sst2-tiny-ffn_sparsity1.5-cpu-seed0\).*\[0, 1\)"):
+        sweep.check_selected(sweep.expand(CASES, parsed, {}), parsed, {})
 
 
 def test_a_value_out_of_range_for_a_case_is_refused_before_any_case_runs():
     parsed = sweep.parse_sweep(["sparselora.sparsity_scale=1,3"], {})  # the tiny tier's ffn 0.5: 3 x 0.5 >= 1
     cases = [c for c in CASES if c.method == "sparselora" and c.tier == "tiny"]
-    with pytest.raises(pytest.UsageError, match=r"sparsity_scale=3 \(case sparselora-sst2-tiny-cpu-seed0\)"):
-        sweep.expand(cases, parsed, {})
+    points = sweep.expand(cases, parsed, {})
+    with pytest.raises(pytest.UsageError, match=r"sparsity_scale=3 \(case sparselora-sst2-tiny-sparsity_scale3-cpu-seed0\)"):
+        sweep.check_selected(points, parsed, {})
+    sweep.check_selected([c for c in points if c.sweep["sparselora.sparsity_scale"] == 1], parsed, {})
 
 
 def test_sweep_and_set_of_one_field_and_tune_of_a_swept_rate_are_refused():
