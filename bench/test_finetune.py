@@ -28,7 +28,7 @@ from fixtures.run.outcome import get_failure_status, make_entry
 from fixtures.run.provenance import get_determinism
 from fixtures.run.stop import check as check_stop
 from fixtures.run.sweep import expand as expand_sweep
-from fixtures.run.tune import get_tuned_options
+from fixtures.run.tune import get_tuned_options, mark_tuned
 from fixtures.training.flops import get_mfu, get_peak_flops
 from fixtures.training.metrics import check_floor
 from fixtures.training.train import TimeLimit, make_autocast, train
@@ -47,6 +47,7 @@ def pytest_generate_tests(metafunc):
     for c in cases:
         check_floor(c.floor.metric, c.floor.value, where=c.id)
     cases = expand_sweep(cases, options["sweep"], options["overrides"])  # --sweep: one case per value
+    cases = mark_tuned(cases, options["tune"], TIERS)  # --tune: ids ...-tuned-...
     cases = [dataclasses.replace(c, seed=s) for c in cases for s in options["seeds"]]
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
 

@@ -126,7 +126,7 @@ def make_plot(frontier: Frontier, *, name: str) -> Plot:
         top.errorbar(xs, ys, yerr=errs if any(errs) else None, fmt="o-", color=plots.COLORS[0], capsize=3,
                      label=NAMES[frontier.method])
         top.set_ylabel(frontier.metric)
-        top.legend(**plots.LEGEND)
+        top.legend(fontsize=7, frameon=False, loc="best")
         speed = [(x, p.speedup) for x, p in zip(xs, points) if p.speedup]
         if speed:
             bottom.plot(*zip(*speed), "o-", color=plots.COLORS[1])

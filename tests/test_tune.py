@@ -77,6 +77,14 @@ def test_the_tuned_case_runs_at_the_chosen_rate_and_every_seed_shares_one_tuning
                                   device=torch.device("cpu"), cache={}) == (get_options(tune=None), {})
 
 
+def test_tuned_cases_have_ids_of_their_own_and_cost_only_cases_stay():
+    cases = [c for c in CASES if c.method == "lora" and c.hardware == "cpu" and c.tier in ("tiny", "scale")]
+    marked = tune.mark_tuned(cases, tune.Tuning("lr", (0.1, 1.0)), TIERS)
+    ids = {c.id for c in marked}
+    assert "lora-sst2-tiny-tuned-cpu-seed0" in ids and "lora-wikitext2-scale-tiny-shape-cpu-seed0" in ids
+    assert tune.mark_tuned(cases, None, TIERS) == cases
+
+
 def test_choose_prefers_the_best_score_and_survives_failed_points():
     points = [{"rate": 1, "score": 0.8, "status": "ok"}, {"rate": 3, "score": None, "status": "diverged"},
               {"rate": 2, "score": 0.9, "status": "ok"}]
