@@ -26,6 +26,7 @@
 # The report (frontier plot with LoRA's band), on a machine with the [report] extra:
 #   python -m reports results/h200-frontier/<run>/frontier.json -o results/h200-frontier/<run>/report.html
 source results/h200-speed/env.sh
+source results/h200-tune/finish.sh
 for piece in gguf gguf-0.19.0.dist-info; do
   [ -d ".device-kit/site/$piece" ] && [ ! -d "$KIT/site/$piece" ] && mkdir -p "$KIT/site" && cp -r ".device-kit/site/$piece" "$KIT/site/"
 done
@@ -48,7 +49,4 @@ for w in $(seq 0 $((WORKERS - 1))); do
     echo "worker $w: $(tail -n 1 "$OUT/worker$w.log")" ) &
 done
 wait
-echo "wall ${SECONDS}s"
-python results/h200-tune/merge.py "$OUT/frontier.json" "$OUT"/worker*.json
-python results/h200-tune/summary.py "$OUT/frontier.json" | tee "$OUT/summary.md"
-tar -czf "$OUT/logs.tgz" -C "$OUT" $(cd "$OUT" && ls *.log) && rm -f "$OUT"/*.log "$OUT"/worker*.json
+finish frontier

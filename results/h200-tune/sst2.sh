@@ -7,7 +7,7 @@
 # (results/h200-real: 312 steps in 6-7 s), so a full epoch (2,104 steps) ~45 s, and each method
 # trains 8 times here (5 grid points + 3 seeds). --limit-train 8000 (LIMIT_TRAIN; recorded,
 # the same for every method): the grid trains on 7,200 examples (225 steps), the seeds on
-# 8,000 (250 steps), ~5 s each. The methods are dealt round-robin to WORKERS pytest processes
+# 8,000 (250 steps), ~5 s each. The methods are dealt round-robin to WORKERS (8) pytest processes
 # on the one GPU (a MiniLM step is bound by the host, so processes side by side overlap; one
 # process keeps a method's seeds so its tuning runs once). Each training stops itself after
 # 90 s (train.time_limit_s: a slow method's grid point then counts as failed, "timeout").
@@ -20,7 +20,8 @@
 # printed at the end), logs.tgz. The report, on a machine with the [report] extra:
 #   python -m reports results/h200-tune/<run>/sst2-tune.json -o results/h200-tune/<run>/report.html
 source results/h200-speed/env.sh
-WORKERS=${WORKERS:-6}
+source results/h200-tune/finish.sh
+WORKERS=${WORKERS:-8}
 LIMIT_TRAIN=${LIMIT_TRAIN:-8000}
 python -m fixtures.run.warm > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
 methods=$(python -c "from methods import METHODS; print(' '.join(METHODS))")
@@ -36,7 +37,4 @@ for w in "${!picks[@]}"; do
     echo "worker $w (${picks[$w]}): $(tail -n 1 "$OUT/worker$w.log")" ) &
 done
 wait
-echo "wall ${SECONDS}s"
-python results/h200-tune/merge.py "$OUT/sst2-tune.json" "$OUT"/worker*.json
-python results/h200-tune/summary.py "$OUT/sst2-tune.json" | tee "$OUT/summary.md"
-tar -czf "$OUT/logs.tgz" -C "$OUT" $(cd "$OUT" && ls *.log) && rm -f "$OUT"/*.log "$OUT"/worker*.json
+finish sst2-tune

@@ -45,9 +45,9 @@ def main(paths: list[str]) -> None:
             e = bench["extra_info"]
             label = e.get("method", "?") + (f"+{e['variant']}" if e.get("variant") else "")
             groups[(e.get("dataset"), e.get("model"), e.get("tier"), label)].append(e)
-    print("| dataset | case | seeds | status | accuracy % (± 95%) | lr | edge | dev scores | tune s | train s | "
+    print("| dataset | model / tier | case | seeds | status | accuracy % (± 95%) | lr | edge | dev scores | tune s | train s | "
           "step ms | peak GPU MiB | skipped % | × LoRA speed |")
-    print("|---|---|---:|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
     lora_step, table = {}, {}
     for (dataset, model, tier, label), runs in sorted(groups.items(), key=lambda kv: [str(k) for k in kv[0]]):
         if label == "lora":
@@ -65,7 +65,7 @@ def main(paths: list[str]) -> None:
         scores = first.get("tune_dev_scores")
         statuses = ",".join(sorted({r.get("status", "?") for r in runs}))
         peak = mean([r.get("peak_gpu_allocated_bytes") for r in runs])
-        print(f"| {dataset} | {label} | {len(runs)} | {statuses} | "
+        print(f"| {dataset} | {model} / {tier} | {label} | {len(runs)} | {statuses} | "
               f"{f'{acc[0]:.2f} ± {acc[1]:.2f}' if acc else '—'} | {fmt((first.get('config') or {}).get('lr'), '.3g')} | "
               f"{first.get('tune_edge') or ('inside' if scores else '')} | "
               f"{' '.join(fmt(s, '.3f') for s in scores) if scores else ''} | {fmt(first.get('tune_device_seconds'), '.0f')} | "
