@@ -36,8 +36,10 @@ def test_the_dev_split_comes_from_training_data_only_and_is_seeded():
 def test_running_text_keeps_its_last_lines_for_dev():
     data = TaskData(["a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n"], [], ["test"], [], {})
     carved = tune.carve_dev(data, fraction=0.2)
-    assert carved.eval_texts == ["j\n\n"] or carved.eval_texts[0].split() == ["j"] or carved.eval_texts[0].split() == ["i", "j"]
-    assert "test" not in carved.eval_texts[0] and "j" not in carved.train_texts[0]
+    assert carved.eval_texts == ["i\nj\n"] and carved.train_texts == ["a\nb\nc\nd\ne\nf\ng\nh\n"]
+    assert carved.protocol["dev_split"] == "last 2 of 10 training lines"
+    lines = tune.carve_dev(TaskData([f"line {i}" for i in range(20)], [], ["test"], [], {}))
+    assert lines.eval_texts == ["line 18", "line 19"] and len(lines.train_texts) == 18
 
 
 def test_the_choice_ignores_the_evaluation_split(monkeypatch):
