@@ -191,6 +191,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(config.stash[MESSAGE], red=True, bold=True)
 
 
+def pytest_benchmark_group_stats(config, benchmarks, group_by):
+    """Name pytest-benchmark's closing table: it times inference after training, not training."""
+    return [("inference per batch, after training (training's step times: python -m reports)", benchmarks)]
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Record what pytest-benchmark does not: GPU, driver, library versions and the commit."""
     hw = probe()

@@ -348,6 +348,15 @@ class Case:
         return METHOD_FLOORS.get((self.method, self.dataset, self.tier), default)
 
     @property
+    def floor_source(self) -> str:
+        """Where the floor and the comment that gives its source live, for a one-line floor miss."""
+        if (key := (self.method, self.dataset, self.tier)) in METHOD_FLOORS:
+            return f"bench/matrix.py METHOD_FLOORS[{key!r}]"
+        if (key := (self.dataset, self.tier)) in FLOORS:
+            return f"bench/matrix.py FLOORS[{key!r}]"
+        return f"bench/matrix.py {'CUSTOM_LM_FLOOR' if self.kind == 'lm' else 'CUSTOM_FLOOR'}"
+
+    @property
     def marks(self) -> list:
         names = [TIERS[self.tier].marker, self.tier, self.hardware, self.method, self.dataset]
         names += ["multigpu", f"gpus{self.gpus}"] if self.gpus > 1 else []

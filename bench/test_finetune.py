@@ -21,7 +21,7 @@ from fixtures.models.real_models import ModelUnavailable
 from fixtures.models.shapes import COST_ONLY, SHAPES
 from fixtures.run import custom_floor
 from fixtures.run.cases import build_run, get_footprint, get_settings, set_seed
-from fixtures.run.hardware import get_other_processes_gpu_bytes, get_unmet_need
+from fixtures.run.hardware import get_load, get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.run.measure import PeakMemory, release
 from fixtures.run.options import RUN_OPTIONS
 from fixtures.run.outcome import get_failure_status, make_entry
@@ -86,11 +86,14 @@ def get_speed(result, *, hardware_name: str) -> dict:
     return {
         "step_seconds_p50": percentile(steps, 50) if steps else None,
         "step_seconds_p90": percentile(steps, 90) if steps else None,
+        "step_seconds_iqr": percentile(steps, 75) - percentile(steps, 25) if steps else None,  # the spread
         "warmup_steps": result.warmup_steps,
         "steady_seconds": result.steady_seconds,
         "steady_step_seconds": steady_step,
         "steady_tokens_per_second": result.steady_tokens / result.steady_seconds if result.steady_seconds else None,
-        "step_flops": result.step_flops,
+        "step_flops": result.step_flops,  # a timed step's, per phase (fixtures.training.train)
+        "first_step_flops": result.first_step_flops,
+        "step_flops_by_phase": result.phase_flops or None,
         "mfu": get_mfu(result.step_flops, steady_step, hardware_name),
         "mfu_peak": "bf16 dense datasheet peak" if get_peak_flops(hardware_name) else None,
     }
@@ -107,7 +110,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                   **({"sweep": case.sweep} if case.sweep else {}),
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),
-                  determinism=get_determinism())
+                  determinism=get_determinism(), load_average_start=get_load())
     try:
         measure = get_settings(case, run_options["overrides"]).measure
     except ValueError:  # a rule joining two settings: build_run raises it again, inside the case's handling
@@ -209,7 +212,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         inference_batch_size=int(next(iter(batch.values())).shape[0]),
         **quality, **memory.result, **get_footprint(run.model, run.method_name, save_full=not cost_only),
         weights=COST_ONLY if cost_only else "pretrained", **result.memory,
-        **run.method.stats(run.model, run.cfg), **relative,
+        **run.method.stats(run.model, run.cfg), **relative, load_average_end=get_load(),
     )
-    assert message is None, message
-    assert passed, f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value}"
+    if not passed:  # one line: id, metric, value, floor and the floor's source (no test source)
+        pytest.fail(message or f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value} "
+                    f"(source: {case.floor_source})", pytrace=False)

@@ -213,6 +213,18 @@ def after_step(model: torch.nn.Module, cfg: Config, *, step: int, total_steps: i
     state.active = step >= math.ceil(cfg.dense_warmup * total_steps)
 
 
+def get_phase(model: torch.nn.Module, cfg: Config) -> str:
+    """The phase the next training step runs in: "dense" (the warm-up) or "sparse"."""
+    return "sparse" if get_state(model).active else "dense"
+
+
+def set_phase(model: torch.nn.Module, cfg: Config, phase: str) -> None:
+    """Enter a phase (the loop counts each phase's FLOPs on one probe step)."""
+    if phase not in ("dense", "sparse"):
+        raise ValueError(f"sparselora.set_phase: phase={phase!r}: give 'dense' or 'sparse'")
+    get_state(model).active = phase == "sparse"
+
+
 def get_ratio(skipped: int, total: int) -> float:
     return skipped / total if total else 0.0
 

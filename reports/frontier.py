@@ -4,7 +4,7 @@ For each sparsity method (SparseLoRA: the fraction of base FLOPs skipped, ``comp
 ``lora_prune``: the adapter's weight sparsity, ``adapter_weight_sparsity``) and each dataset x
 model x hardware x tier where LoRA ran too, every case of the method (each --sweep point, and
 the unswept case) is a point: mean quality over seeds with its 95% t-interval, and its speed-up
-over LoRA's steady step time. LoRA's interval is drawn as a band. The sentence names the
+over LoRA's step time (the report's: median step, mean over seeds). LoRA's interval is drawn as a band. The sentence names the
 largest fraction skipped whose quality interval overlaps LoRA's (a lenient test: overlapping
 intervals do not prove equal quality; with one seed, the point itself must lie in LoRA's band).
 
@@ -14,11 +14,10 @@ Reads result rows only.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from reports import fmt, plots
+from reports import fmt, noise, plots
 from reports.load import Row
 from reports.model import Plot
 from reports.stats import Summary, summarize_values
-from reports.verdict import get_step_time
 
 plt = plots.plt
 REFERENCE = "lora"
@@ -86,13 +85,19 @@ def get_mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def get_step_seconds(rows: list[Row]) -> float | None:
+    """The report's step time (median step, mean over seeds: ``reports.noise``)."""
+    measure = noise.get_step_time(rows)
+    return measure.value if measure else None
+
+
 def make_point(label: str, rows: list[Row], *, key: str, metric: str, scale: float, reference: Summary,
                reference_step: float | None) -> Point | None:
     runs = [r for r in rows if r.measured and fmt.is_num(r.extra.get(metric)) and fmt.is_num(r.extra.get(key))]
     if not runs:
         return None
     quality = summarize_values([r.extra[metric] * scale for r in runs])
-    step = get_mean([get_step_time(r) for r in runs])
+    step = get_step_seconds(runs)
     low, high = get_interval(quality)
     ref_low, ref_high = get_interval(reference)
     return Point(label, get_mean([r.extra[key] for r in runs]), quality,
@@ -136,7 +141,7 @@ def make_plot(frontier: Frontier, *, name: str) -> Plot:
         svg = plots.get_svg(fig, name)
     return Plot(f"{NAMES[frontier.method]} frontier · {frontier.where}", svg,
                 "Top: quality (mean over seeds, 95% interval as bars) against the fraction skipped; the grey band "
-                "is LoRA's 95% interval over its seeds. Bottom: LoRA's steady step time divided by the point's.")
+                "is LoRA's 95% interval over its seeds. Bottom: LoRA's step time divided by the point's.")
 
 
 def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> FrontierSection | None:
@@ -152,7 +157,7 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
             continue
         scale = 100.0 if metric == "accuracy" else 1.0
         reference = summarize_values([r.extra[metric] * scale for r in lora if fmt.is_num(r.extra.get(metric))])
-        reference_step = get_mean([get_step_time(r) for r in lora])
+        reference_step = get_step_seconds(lora)
         for method, (key, _, _) in KINDS.items():
             by_label: dict = defaultdict(list)
             for r in group:
@@ -175,6 +180,7 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
         "Each point is one case of the method (a --sweep value, or the unswept case), averaged over its seeds. "
         "\"Keeps LoRA's accuracy\" means the point's 95% interval overlaps LoRA's: a lenient reading, "
         "not a test of equality; with one seed a point is its own interval.",
-        "Speed-up is LoRA's steady step time over the point's, on the same hardware and tier.",
+        "Speed-up is LoRA's step time (median step, mean over seeds) over the point's, on the same hardware "
+        "and tier.",
     ]
     return section

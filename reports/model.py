@@ -49,6 +49,7 @@ class MethodRow:
         cells: column key -> Cell.
         protocol: what sets this row's protocol apart from the dataset's other rows ("" if nothing).
         seed_ids: the seeds, listed (the tooltip of the seed count).
+        label: the row's unique name: the method, its variant and its ranks ("lora · 2 ranks").
     """
 
     method: str
@@ -59,6 +60,7 @@ class MethodRow:
     cells: dict
     protocol: str = ""
     seed_ids: str = ""
+    label: str = ""
 
 
 @dataclass

@@ -6,6 +6,7 @@ method config agree. Runs that differ become separate rows, labelled by what dif
 """
 
 import json
+from collections import Counter
 
 from reports.load import Row
 
@@ -33,27 +34,43 @@ def get_key(row: Row, *, with_config: bool = True) -> str:
     return json.dumps(fields, sort_keys=True)
 
 
-def get_labels(groups: dict) -> dict:
-    """group key -> "what differs" text ("" where the dataset has one protocol per method row).
+def get_data_key(row: Row) -> str:
+    """The data protocol alone (model, splits, limits, lengths): what runs must share to be compared."""
+    return json.dumps({k: v for k, v in get_fields(row).items() if not k.startswith(("settings.", "config."))},
+                      sort_keys=True)
 
-    Data and settings keys that differ anywhere in the dataset label every row; config keys
-    only where the same method ran with more than one config."""
-    rows = [members[0] for members in groups.values()]
+
+def get_diff_text(mine: dict, others: list[dict]) -> str:
+    """"key=value, ..." for the keys of ``mine`` (flat, JSON text values) that some other differs in."""
+    differs = sorted(k for k in mine if any(o.get(k) != mine[k] for o in others))
+    return ", ".join(f"{k.split('.', 1)[-1]}={get_text(mine[k])}" for k in differs)
+
+
+def get_labels(groups: dict) -> dict:
+    """group key -> "what differs" text ("" where a row has its peers' protocol).
+
+    A row's peers share its model, hardware, tier and ranks (columns of their own). A data or
+    settings key is named where the row's value is not the one more than half of its peers have
+    (where no value has such a majority, on every row that differs), so a one-off setting labels
+    that row only; config keys where the same method ran with more than one config."""
     fields = {g: get_fields(members[0]) for g, members in groups.items()}
-    shared = {k for f in fields.values() for k in f if not k.startswith("config.")}
-    differs = sorted(k for k in shared if len({f.get(k) for f in fields.values()}) > 1)
-    # a limit is both a setting and part of the data protocol: name it once
-    differs = [k for k in differs if not (k.startswith("settings.") and f"protocol.{k[9:]}" in differs)]
-    methods = {r.method for r in rows}
-    config_differs = {m: sorted(k for k in {k for g, f in fields.items() if groups[g][0].method == m for k in f
-                                            if k.startswith("config.")}
-                                if len({f.get(k) for g, f in fields.items() if groups[g][0].method == m}) > 1)
-                      for m in methods}
     labels = {}
     for g, f in fields.items():
-        keys = differs + config_differs[groups[g][0].method]
-        labels[g] = ", ".join(f"{k.split('.', 1)[-1]}={get_text(f.get(k))}" for k in keys)
+        peers = [p for h, p in fields.items() if h[2:6] == g[2:6]]
+        keys = sorted({k for p in peers for k in p if not k.startswith("config.")})
+        differs = [k for k in keys if f.get(k) != get_mode([p.get(k) for p in peers])]
+        # a limit is both a setting and part of the data protocol: name it once
+        differs = [k for k in differs if not (k.startswith("settings.") and f"protocol.{k[9:]}" in differs)]
+        same_method = [p for h, p in fields.items() if groups[h][0].method == groups[g][0].method]
+        differs += sorted(k for k in f if k.startswith("config.") and len({p.get(k) for p in same_method}) > 1)
+        labels[g] = ", ".join(f"{k.split('.', 1)[-1]}={get_text(f.get(k))}" for k in differs)
     return labels
+
+
+def get_mode(values: list):
+    """The value more than half of ``values`` share, else a marker no value equals (all differ)."""
+    value, count = Counter(values).most_common(1)[0]
+    return value if count * 2 > len(values) else object()
 
 
 def get_text(value: str | None) -> str:
@@ -61,4 +78,6 @@ def get_text(value: str | None) -> str:
     if value is None:
         return "—"
     loaded = json.loads(value)
+    if loaded == "":
+        return "off"
     return loaded if isinstance(loaded, str) else value

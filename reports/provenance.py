@@ -88,17 +88,32 @@ def get_option_args(options: dict) -> list[str]:
     return args
 
 
-def get_rerun_command(rows: list[Row], options: dict | None) -> str | None:
-    """``pytest bench`` selecting exactly these rows' cases, with the options that shaped them."""
-    combos = sorted({(r.method, r.dataset, r.tier, r.hardware) for r in rows if "?" not in (r.method, r.dataset)})
+def get_selection(rows: list[Row], options: dict) -> list[str]:
+    """The run's own test paths, -m and -k where it recorded them (the smallest selection of the
+    same cases); older files: one marker expression per method, dataset, tier and hardware."""
+    if "markexpr" in options:
+        return [*(options.get("paths") or ["bench"]), *(["-m", options["markexpr"]] if options["markexpr"] else []),
+                *(["-k", options["keyword"]] if options.get("keyword") else [])]
+    combos = sorted({(r.method.partition("+")[0], r.dataset, r.tier, r.hardware)
+                     for r in rows if "?" not in (r.method, r.dataset)})
     if not combos:
+        return []
+    return ["bench", "-m", " or ".join(f"({' and '.join(c)})" for c in combos)]
+
+
+def get_rerun_command(rows: list[Row], options: dict | None) -> str | None:
+    """``pytest`` selecting these rows' cases, with only the options the run was given (paths as
+    given); older files without the given seeds: the seeds the rows ran."""
+    options = options or {}
+    selection = get_selection(rows, options)
+    if not selection:
         return None
-    expr = " or ".join(f"({' and '.join(c)})" for c in combos)
-    seeds = sorted({r.seed for r in rows if r.seed is not None})
-    args = ["pytest", "bench", "-m", expr, *get_option_args(options or {})]
+    args = ["pytest", *selection, *get_option_args(options)]
+    seeds = options.get("seeds") if "markexpr" in options else ",".join(
+        map(str, sorted({r.seed for r in rows if r.seed is not None})))
     if seeds:
-        args += ["--seeds", ",".join(map(str, seeds))]
-    return shlex.join([*args, "--benchmark-autosave"])
+        args += ["--seeds", str(seeds)]
+    return shlex.join(args)
 
 
 def get_command(rows: list[Row]) -> list[str]:

@@ -10,9 +10,9 @@ from reports import fmt
 from reports.model import Cell, Column
 
 COLUMNS = [
-    Column("ranks", "Ranks (GPUs, or gloo processes on a CPU)", None),
-    Column("rate_gpu", "Training throughput per GPU (tokens/s, steady state)", "high"),
-    Column("rank_mem", "Peak memory per rank (MiB; GPU allocated, else CPU RSS)", None),
+    Column("ranks", "Ranks (GPUs, or CPU processes)", None),
+    Column("rate_gpu", "Tokens/s per rank (steady state)", "high"),
+    Column("rank_mem", "Peak memory per rank (MiB: GPU, else CPU RSS)", None),
 ]
 KEYS = [c.key for c in COLUMNS]
 

@@ -12,10 +12,10 @@ Reads result rows only (``extra`` keys written by the benchmark: ``mem_*``, the 
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from reports import fmt, plots
+from reports import fmt, noise, plots
+from reports.labels import get_color
 from reports.load import Row
 from reports.model import Plot
-from reports.verdict import get_memory, get_step_time
 
 plt = plots.plt
 REFERENCE = "lora"
@@ -56,14 +56,21 @@ def mean(rows: list[Row], get):
     return sum(values) / len(values) if values else None
 
 
+def get_step_time(row: Row):
+    """The table's step time: the case's median step (``reports.noise``)."""
+    m = noise.get_step_time([row])
+    return m.value if m else None
+
+
 def get_groups(rows: list[Row]) -> dict:
-    """(method, model) -> runs of the scale tier: the GPU's, or the CPU's (the CI shape) where no GPU ran."""
+    """(method[+variant], model) -> runs of the scale tier: the GPU's, or the CPU's (the CI
+    shape) where no GPU ran."""
     scale = [r for r in rows if r.tier == "scale" and fmt.is_num(get_params(r))]
     hardware = "gpu" if any(r.hardware == "gpu" for r in scale) else "cpu"
     groups: dict = defaultdict(list)
     for r in scale:
         if r.hardware == hardware:
-            groups[(r.method, r.model)].append(r)
+            groups[(r.method, r.model)].append(r)  # with its variant ("lora+gc"): its own row
     return groups
 
 
@@ -79,10 +86,12 @@ def make_line_plot(groups: dict, *, get, ylabel: str, name: str, title: str) -> 
         return None
     with plt.rc_context(plots.RC):
         fig, ax = plt.subplots(figsize=(5.2, 3.0))
+        methods = tuple(sorted(series))
         for i, (method, points) in enumerate(sorted(series.items())):
             points.sort()
+            base = method.partition("+")[0]  # a variant keeps its method's colour, dashed
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method,
-                    color=plots.COLORS[i % len(plots.COLORS)])
+                    color=get_color(base, methods), linestyle="--" if base != method else "-")
         ax.set_xscale("log")
         ax.set_xlabel("Model parameters")
         ax.set_ylabel(ylabel)
@@ -140,7 +149,7 @@ def get_ratio(value, ref) -> str:
     return f"{value / ref:.2f}×" if fmt.is_num(value) and fmt.is_num(ref) and ref else fmt.DASH
 
 
-COLUMNS = ["Size", "Method", "Status", "Step time (ms)", "× LoRA", "Tokens/s", "× LoRA", "MFU",
+COLUMNS = ["Size", "Method", "Status", "Step time p50 (ms)", "× LoRA", "Tokens/s", "× LoRA", "MFU",
            "Peak memory (GiB: GPU, else CPU RSS)", "× LoRA", "Breakdown / step peak", "Frozen weights (GiB)", "× LoRA"]
 
 
@@ -158,15 +167,17 @@ def get_ratio_rows(groups: dict) -> list[list[str]]:
             return {
                 "time": mean(done, get_step_time),
                 "rate": mean(done, lambda r: r.extra.get("steady_tokens_per_second")),
-                "mfu": mean(done, lambda r: r.extra.get("mfu")), "memory": mean(done, get_memory),
+                "mfu": mean(done, lambda r: r.extra.get("mfu")), "memory": mean(done, noise.get_memory_bytes),
                 "frozen": mean(done, lambda r: r.extra.get("mem_frozen_bytes")),
                 "cover": mean(done, lambda r: r.extra.get("mem_parts_over_peak")),
             }
 
-        ref = values(methods.get(REFERENCE, []))
-        for method in sorted(methods, key=lambda m: (m != REFERENCE, m)):
+        for method in sorted(methods, key=lambda m: (m.partition("+")[0] != REFERENCE, m)):
             rs = methods[method]
             v = values(rs)
+            base, _, variant = method.partition("+")  # against LoRA of the same variant where it ran
+            same = methods.get(f"{REFERENCE}+{variant}") if variant and base != REFERENCE else None
+            ref = values(same or methods.get(REFERENCE, []))
             status = ", ".join(sorted({r.status for r in rs}))
             out.append([
                 model, method, status,
@@ -187,7 +198,8 @@ def make_scale_section(rows: list[Row], *, with_plots: bool = True) -> ScaleSect
         return None
     section = ScaleSection(columns=COLUMNS, rows=get_ratio_rows(groups), notes=[
         "Random-init Llama-3 shapes: these runs measure cost only (no quality). Ratios are against LoRA "
-        "of the same size; a method with a variant (e.g. lora+gc: gradient checkpointing) is its own row.",
+        "of the same size and variant; a method with a variant (e.g. lora+gc: gradient checkpointing) is its own "
+        "row, compared with LoRA of that variant (a LoRA variant with plain LoRA).",
         "Breakdown / step peak: (frozen weights + trainable params + gradients + optimizer state + activation "
         "peak) over the measured step's peak allocated; 1 means the parts, read from the tensors, explain the "
         "allocator's peak. Paged optimizer state is left out of the sum (it is outside torch's allocator).",
@@ -195,7 +207,7 @@ def make_scale_section(rows: list[Row], *, with_plots: bool = True) -> ScaleSect
     if with_plots:
         figures = [
             make_line_plot(groups, get=lambda r: (t * 1e3 if fmt.is_num(t := get_step_time(r)) else None),
-                           ylabel="Step time (ms, steady state)", name="scale-step", title="Step time against size"),
+                           ylabel="Step time p50 (ms)", name="scale-step", title="Step time against size"),
             make_line_plot(groups, get=lambda r: r.extra.get("steady_tokens_per_second"), ylabel="Tokens/s",
                            name="scale-rate", title="Training throughput against size"),
             make_memory_plot(groups),

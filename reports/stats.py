@@ -113,3 +113,62 @@ def mcnemar_test(pred_a: list[int], pred_b: list[int], labels: list[int]) -> Tes
     chi2 = (abs(b - c) - 1) ** 2 / n
     p = float(_dist.chi2.sf(chi2, 1))
     return TestResult("McNemar's chi-square test (continuity-corrected)", chi2, p, f"b={b}, c={c}")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A 95% interval around a mean, possibly asymmetric.
+
+    Args:
+        mean: the point estimate.
+        low, high: the interval's ends.
+        method: how it was computed, as shown in a tooltip.
+    """
+
+    mean: float
+    low: float
+    high: float
+    method: str
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+
+def wilson_interval(successes: float, n: int, *, confidence: float = 0.95) -> Interval:
+    """Wilson score interval of a proportion: always inside [0, 1], sensible at 0 and n."""
+    if n <= 0:
+        raise ValueError(f"a proportion needs n >= 1 examples, got {n}")
+    z = float(_dist.norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low, high = max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))  # rounding: keep p inside
+    return Interval(p, low, high, f"Wilson score interval over {n} examples")
+
+
+# Up to this many seeds every resample is enumerated (n**n of them: 46,656 at 6), so the
+# bootstrap is exact and needs no random numbers; above it a fixed-seed sample is drawn.
+EXACT_BOOTSTRAP_UP_TO = 6
+BOOTSTRAP_SAMPLES = 20000
+
+
+def bootstrap_interval(values: list[float], *, confidence: float = 0.95) -> Interval:
+    """Percentile bootstrap interval of the mean over seeds. It never leaves the values' range,
+    so a metric bounded in [0, 100] keeps its interval there (a t-interval does not)."""
+    import itertools
+    import random
+
+    vals = [float(v) for v in values]
+    n = len(vals)
+    if n < 2:
+        raise ValueError(f"a bootstrap over seeds needs >= 2 values, got {n}")
+    if n <= EXACT_BOOTSTRAP_UP_TO:
+        means = sorted(sum(c) / n for c in itertools.product(vals, repeat=n))
+    else:
+        rng = random.Random(0)
+        means = sorted(sum(rng.choices(vals, k=n)) / n for _ in range(BOOTSTRAP_SAMPLES))
+    tail = (1 - confidence) / 2
+    low = means[int(math.floor(tail * (len(means) - 1)))]
+    high = means[int(math.ceil((1 - tail) * (len(means) - 1)))]
+    return Interval(sum(vals) / n, low, high, f"percentile bootstrap of the mean over {n} seeds")

@@ -3,7 +3,9 @@
 import json
 from collections import defaultdict
 
-from reports import fmt, plots, protocols, provenance, ranks
+from reports import fmt, noise, plots, protocols, provenance, ranks
+from reports import labels as labels_
+from reports.cells import get_scaled, make_quality_cell, make_step_cell, make_weight_sparsity_cell
 from reports.frontier import make_frontier_section
 from reports.load import Row
 from reports.memory import get_case_rss
@@ -39,22 +41,6 @@ def get_quality_metric(rows: list[Row]) -> str:
 def get_mean(rows: list[Row], get) -> float | None:
     s = summarize_values([v for v in map(get, rows) if fmt.is_num(v)])
     return None if s is None else s.mean
-
-
-def make_quality_cell(rows: list[Row], metric: str) -> Cell:
-    """Mean ± 95% CI half-width over seeds, or the single value with a plain "no interval" note."""
-    if rows and all(map(is_cost_only, rows)):
-        return Cell("cost only", note="random-init weights: the loss measures no quality")
-    scale = QUALITY[metric][3] if metric in QUALITY else 100.0  # f1, zero-shot accuracy: percent
-    values = [r.extra.get(metric) for r in rows if r.measured and fmt.is_num(r.extra.get(metric))]
-    s = summarize_values([v * scale for v in values])
-    if s is None:
-        statuses = ", ".join(sorted({r.status for r in rows}))
-        return Cell(fmt.DASH, note=f"no measured value ({statuses})", flag="fail")
-    if s.n == 1:
-        return Cell(f"{s.mean:.2f}", s.mean, note="1 seed: no confidence interval exists")
-    return Cell(f"{s.mean:.2f} ± {s.half_width:.2f}", s.mean, note=f"n={s.n}, sd={s.sd:.3f}, 95% t-interval "
-                f"[{s.ci_low:.2f}, {s.ci_high:.2f}]", noise=s.half_width)
 
 
 def is_higher_better(metric: str) -> bool:
@@ -122,20 +108,21 @@ def make_compare_cell(rows: list[Row], ref: list[Row], metric: str) -> Cell:
 def get_columns(metric: str) -> list[Column]:
     label, unit, better, _ = QUALITY[metric]
     cols = [
-        Column("quality", f"{label}{f' ({unit})' if unit else ''} ± 95% CI", better),
-        *([Column("f1", "Macro-F1 (%) ± 95% CI", "high"), Column("zero_shot", "Zero-shot accuracy (%)", None)]
+        Column("quality", f"{label}{f' ({unit})' if unit else ''} (95% CI)", better),
+        *([Column("f1", "Macro-F1 (%) (95% CI)", "high"), Column("zero_shot", "Zero-shot accuracy (%)", None)]
           if metric == "accuracy" else []),
         Column("floor", "Floor", None),
         Column("vs_ref", "vs LoRA (two-sided)", None),
-        Column("params", "Trainable params (count, % of total)", "low"),
+        Column("params", "Trainable params (% of total)", "low"),
         Column("adapter", "Adapter size (KiB)", "low"),
         Column("train", "Train time (s)", "low"),
-        Column("step", "Step latency p50 (ms)", "low"),
-        Column("rate", "Training throughput (tokens/s, steady state)", "high"),
+        Column("step", f"{noise.TIME_LABEL.capitalize()} (ms)", "low"),
+        Column("rate", "Tokens/s (training, steady state)", "high"),
         Column("mfu", "MFU (% of bf16 peak)", "high"),
-        Column("infer", "Inference latency median (ms / batch)", "low"),
+        Column("infer", "Inference p50 (ms / batch)", "low"),
         Column("gpu", "Peak GPU memory (MiB)", "low"),
-        Column("rss", "CPU RSS increase (MiB, peak − case start)", "low"),
+        Column("rss", "CPU memory (MiB): the case's RSS increase", "low"),
+        Column("rss_peak", "Process peak RSS (MiB, includes earlier cases)", None),
         Column("wsparse", "Weight sparsity (% adapter zeros)", None),
         Column("csparse", "Compute sparsity (% base FLOPs skipped)", None),
         *ranks.COLUMNS,
@@ -146,6 +133,9 @@ def get_columns(metric: str) -> list[Column]:
 def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> MethodRow:
     first = rows[0]
     seeds = sorted({r.seed for r in rows if r.seed is not None})
+    step = noise.get_step_time(rows)
+    memory = noise.get_memory(rows) if not fmt.is_num(first.peak_gpu) else None
+    relative = step.noise / step.value if step and step.value else None  # a step time's noise, relative
     infer = get_mean(rows, lambda r: r.latency.get("median"))
     batch = next((r.extra.get("inference_batch_size") for r in rows if r.extra.get("inference_batch_size")), None)
     csparse = get_mean(rows, lambda r: r.extra.get("compute_sparsity"))
@@ -166,17 +156,22 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
         "params": make_params_cell(rows),
         "adapter": Cell(fmt.get_kib(v := get_mean(rows, lambda r: r.extra.get("adapter_bytes"))), v),
         "train": Cell(fmt.get_seconds(v := get_mean(rows, lambda r: r.extra.get("train_seconds"))), v,
+                      noise=get_scaled(v, relative),
                       note=f"{get_mean(rows, lambda r: r.extra.get('train_steps')) or 0:.0f} steps"),
-        "step": Cell(fmt.get_ms(v := get_mean(rows, lambda r: r.extra.get("step_seconds_p50"))), v),
+        "step": make_step_cell(step),
         "rate": Cell(fmt.get_count(v := get_mean(rows, lambda r: r.extra.get("steady_tokens_per_second"))), v,
+                     noise=get_scaled(v, relative),
                      note="input positions (padding included) per second after the warm-up steps"),
         "mfu": Cell(fmt.get_percent(v := get_mean(rows, lambda r: r.extra.get("mfu")), 2), v,
                     note="counted FLOPs of a step per second over the GPU's dense bf16 datasheet peak"),
-        "infer": Cell(fmt.get_ms(infer), infer, note=f"batch size {batch}" if batch else ""),
+        "infer": Cell(fmt.get_ms(infer), infer, note=f"batch size {batch}" if batch else "",
+                      noise=get_mean(rows, lambda r: r.latency["iqr"] / 2 if fmt.is_num(r.latency.get("iqr")) else None)),
         "gpu": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.peak_gpu)), v),
-        "rss": Cell(fmt.get_mib(v := get_mean(rows, get_case_rss)), v,
-                    note=f"process peak {fmt.get_mib(get_mean(rows, lambda r: r.extra.get('peak_cpu_rss_bytes')))} MiB"),
-        "wsparse": Cell(fmt.get_percent(v := get_mean(rows, lambda r: r.extra.get("weight_sparsity"))), v),
+        "rss": Cell(fmt.get_mib(v := get_mean(rows, get_case_rss)), v, noise=memory.noise if memory else None,
+                    note="this case's own increase of the process's RSS"),
+        "rss_peak": Cell(fmt.get_mib(v := get_mean(rows, lambda r: r.extra.get("peak_cpu_rss_bytes"))), v,
+                         note="the process's peak so far: it includes every case run before this one"),
+        "wsparse": make_weight_sparsity_cell(rows),
         "csparse": Cell(fmt.get_percent(csparse), csparse,
                         note=f"{get_mean(rows, lambda r: r.extra.get('dense_steps')) or 0:.0f} dense steps"
                         if fmt.is_num(csparse) else ""),
@@ -184,7 +179,8 @@ def make_method_row(rows: list[Row], ref: list[Row] | None, metric: str) -> Meth
     }
     count = f"{len(seeds)}" + (f" ({len(rows)} runs)" if len(rows) > len(seeds) else "") if seeds else "?"
     return MethodRow(first.method, first.model, first.hardware, first.tier, count, cells,
-                     seed_ids="seeds " + ", ".join(map(str, seeds)) if seeds else "seeds unknown")
+                     seed_ids="seeds " + ", ".join(map(str, seeds)) if seeds else "seeds unknown",
+                     label=labels_.get_row_label(first))
 
 
 # Without an interval, values closer than this (relative) are not told apart by a star.
@@ -192,13 +188,14 @@ BEST_TOLERANCE = 0.02
 
 
 def is_apart(best: Cell, other: Cell) -> bool:
-    """Whether ``best`` differs from ``other`` by more than their noise: the larger CI half-width
-    where there is one, else BEST_TOLERANCE of the best value; equal shown text is never apart."""
+    """Whether ``best`` differs from ``other`` by more than their noise (``reports.noise.is_apart``)
+    where either has one, else by more than BEST_TOLERANCE of the best value; equal shown text is
+    never apart."""
     if best.text == other.text:
         return False
-    noises = [c.noise for c in (best, other) if fmt.is_num(c.noise)]
-    tolerance = max(noises) if noises else BEST_TOLERANCE * abs(best.value)
-    return abs(best.value - other.value) > tolerance
+    if fmt.is_num(best.noise) or fmt.is_num(other.noise):
+        return noise.is_apart(best.value, best.noise or 0.0, other.value, other.noise or 0.0)
+    return abs(best.value - other.value) > BEST_TOLERANCE * abs(best.value)
 
 
 def mark_best(columns: list[Column], rows: list[MethodRow]) -> None:
@@ -227,21 +224,27 @@ def get_notes(groups: dict, metric: str) -> list[str]:
     notes = []
     n_seeds = {len({r.seed for r in rows}) for rows in groups.values()}
     if n_seeds == {1}:
-        notes.append("Each method ran with one seed, so no confidence interval exists; quality is a single "
-                     "measurement. Run with --seeds 0,1,2 for intervals.")
+        notes.append("Each method ran with one seed, so no interval over seeds exists: an accuracy's interval is "
+                     "the evaluation's alone (Wilson, over its examples), and the seed's variance is unknown. "
+                     "Run with --seeds 0,1,2 for intervals over seeds.")
     elif 1 in n_seeds:
-        notes.append("Some methods ran with one seed: those show a single value, and no confidence interval exists.")
+        notes.append("Some methods ran with one seed: for those no interval over seeds exists (an accuracy's "
+                     "interval is the evaluation's alone).")
     repeats = sum(len(rows) - len({r.seed for r in rows}) for rows in groups.values())
     if repeats:
         notes.append(f"{repeats} run(s) repeat a seed already present (merged repeated runs); each run counts "
                      "as one sample in the mean and interval.")
     scale = QUALITY[metric][3]
     notes.append(
-        f"Quality is the {metric} on the held-out split{' in percent' if scale == 100 else ''}, mean ± half-width "
-        "of the 95% t-interval over seeds. vs LoRA: Welch's t-test over seeds (≥2 each); with one seed per side "
+        f"Quality is the {metric} on the held-out split{' in percent' if scale == 100 else ''}, the mean over seeds "
+        "and its 95% interval: for accuracy and F1 the wider of a percentile bootstrap over seeds and the Wilson "
+        "interval of the evaluated examples (both stay inside 0–100); else the t-interval over seeds. "
+        f"{noise.TIME_LABEL.capitalize()}: each case's median step, mean over seeds; its noise is the larger of the "
+        "steps' spread within a case and the spread over seeds. vs LoRA: Welch's t-test over seeds (≥2 each); "
+        "with one seed per side "
         "on classification, McNemar's test on per-example predictions (exact binomial below 25 discordant "
         "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column where "
-        f"it stands apart from the next (beyond the 95% interval, or {BEST_TOLERANCE:.0%} without one); "
+        f"it stands apart from the next beyond their noise (or by {BEST_TOLERANCE:.0%} where none is known); "
         "columns empty for every method are left out.")
     return notes
 
@@ -276,8 +279,8 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         groups[(*r.group, protocols.get_key(r))].append(r)
     labels = protocols.get_labels(groups)
 
-    def get_ref_key(g):  # the LoRA group to compare with: same model, hardware, tier and data protocol
-        return (*g[2:6], protocols.get_key(groups[g][0], with_config=False))
+    def get_ref_key(g):  # the LoRA group to compare with: same model, hardware, tier, ranks and data protocol
+        return (*g[2:6], protocols.get_data_key(groups[g][0]))
 
     refs = {}
     for g in groups:

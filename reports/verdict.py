@@ -1,39 +1,77 @@
-"""The verdict at the top of a report: per dataset (and per model size), the methods on the
-Pareto front of quality (or "cost only") against step time against peak memory, each in
-one line with its ratios against LoRA, e.g. "qlora: 0.46× memory, 1.40× step time, −0.3 pt".
+"""The verdict at the top of a report: "which method, and at what cost?", like with like.
 
-A method is on the front when no other method of the same model, hardware and tier is at
-least as good on every axis and better on one. Random-init (cost-only) runs have no
-quality axis. Reads result rows only.
+A verdict block is one comparison: runs that share the dataset, model, hardware, tier, number
+of ranks and every field of the data protocol. Inside it, each method variant (the id's
+variant, other train settings or method config) is its own entry, labelled by what differs.
+Each entry is compared with LoRA of the same variant (else plain LoRA) in words, e.g.
+"qlora: accuracy ≈ LoRA (within noise); step time p50 1.50× LoRA; GPU peak memory 0.46× LoRA".
+A difference inside the noise (``reports.noise``) is said to be one, never stated as a ratio.
+
+Shown: the Pareto front of quality, step time and memory (an entry is off it when another is
+no worse on every axis and better beyond the noise on one), plus the entries whose quality
+interval overlaps the best one; the rest are named in one line. At many entries the lines are
+grouped by method family. Each block states its basis in one line (seeds, tier, machine load).
+Reads result rows and the data files of ``reports.knowledge`` only.
 """
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from reports import fmt
+from reports import fmt, knowledge, noise, protocols
 from reports.load import Row
 
 COST_ONLY = "random-init (cost only)"
 REFERENCE = "lora"
-# quality metric -> (higher is better, how a difference is written)
-QUALITY_AXES = {"accuracy": (True, "pt"), "perplexity": (False, "ppl")}
+# quality metric -> (higher is better, unit of a difference, scale of a difference)
+QUALITY_AXES = {"accuracy": (True, "pt", 100.0), "perplexity": (False, "ppl", 1.0)}
+# From this many entries in one block, lines are grouped by method family.
+GROUP_FROM = 8
+TIER_BASIS = {"tiny": "tiny tier (smoke: timings not comparable)",
+              "scale": "scale tier (random-init shapes: cost only)"}
+GPU_BUSY_BYTES = 500 * 2**20
+
+
+@dataclass
+class Line:
+    """One entry's verdict.
+
+    Args:
+        label: the method, and its variant where it has one (unique in the block).
+        family: its method family (``reports/families.json``).
+        text: the comparison in words.
+        front: whether it is on the Pareto front.
+        why: why a line off the front is shown ("" on the front).
+    """
+
+    label: str
+    family: str
+    text: str
+    front: bool = True
+    why: str = ""
 
 
 @dataclass
 class Verdict:
-    """The front of one comparison.
+    """One like-with-like comparison.
 
     Args:
         dataset: the dataset.
-        scope: what the methods share (model, hardware, tier), as text.
-        lines: one per method on the front, best step time first.
-        left_out: methods that did not finish (with their status), e.g. "full_ft (oom)".
+        scope: what its runs share (model, hardware, tier, ranks; the protocol where it differs).
+        basis: how sure, in one line (seeds, tier, machine load).
+        lines: the shown entries: the front and those whose quality overlaps the best.
+        others: entries off the front and below the best quality, named.
+        left_out: entries that did not finish (with their status), e.g. "full_ft (oom)".
+        grouped: (family, lines) in order when the block has many entries, else [].
     """
 
     dataset: str
     scope: str
+    basis: str = ""
     lines: list = field(default_factory=list)
+    others: list = field(default_factory=list)
     left_out: list = field(default_factory=list)
+    grouped: list = field(default_factory=list)
 
 
 def is_cost_only(row: Row) -> bool:
@@ -41,72 +79,36 @@ def is_cost_only(row: Row) -> bool:
     return row.extra.get("weights") == COST_ONLY or (row.extra.get("protocol") or {}).get("weights") == COST_ONLY
 
 
-def get_mean(rows: list[Row], get):
-    values = [v for v in map(get, rows) if fmt.is_num(v)]
-    return sum(values) / len(values) if values else None
+def get_world_size(row: Row) -> int:
+    value = row.extra.get("world_size")
+    return int(value) if fmt.is_num(value) and value >= 1 else 1
 
 
-def get_step_time(row: Row):
-    """Steady-state seconds per step, else the whole training time per step."""
-    value = row.extra.get("steady_step_seconds")
-    if fmt.is_num(value) and value > 0:
-        return value
-    seconds, steps = row.extra.get("train_seconds"), row.extra.get("train_steps")
-    return seconds / steps if fmt.is_num(seconds) and fmt.is_num(steps) and steps else None
+def get_scope_key(row: Row) -> tuple:
+    """What a comparison shares: dataset, model, hardware, tier, ranks and the data protocol."""
+    return (row.dataset, row.model, row.hardware, row.tier, get_world_size(row), protocols.get_data_key(row))
 
 
-def get_memory(row: Row):
-    """Peak GPU memory where measured, else the process's peak CPU RSS."""
-    return row.peak_gpu if fmt.is_num(row.peak_gpu) else row.extra.get("peak_cpu_rss_bytes")
+def get_entry_key(row: Row) -> tuple:
+    """What makes an entry: the method, its variant, its settings and its config."""
+    fields = protocols.get_fields(row)
+    rest = {k: v for k, v in fields.items() if k.startswith(("settings.", "config."))}
+    return (row.method, json.dumps(rest, sort_keys=True))  # the method carries its variant: "lora+gc"
 
 
-def get_point(rows: list[Row], metric: str | None) -> dict:
-    """Mean quality, step time and memory of one method's runs."""
-    return {
-        "quality": get_mean(rows, lambda r: r.extra.get(metric)) if metric else None,
-        "time": get_mean(rows, get_step_time),
-        "memory": get_mean(rows, get_memory),
-    }
-
-
-def dominates(a: dict, b: dict, higher: bool) -> bool:
-    """``a`` at least as good as ``b`` on every axis both have, and better on one."""
-    pairs = [(a["time"], b["time"], False), (a["memory"], b["memory"], False)]
-    if fmt.is_num(a["quality"]) and fmt.is_num(b["quality"]):
-        pairs.append((a["quality"], b["quality"], higher))
-    pairs = [(x, y, h) for x, y, h in pairs if fmt.is_num(x) and fmt.is_num(y)]
-    if not pairs:
-        return False
-    no_worse = all((x >= y) if h else (x <= y) for x, y, h in pairs)
-    better = any((x > y) if h else (x < y) for x, y, h in pairs)
-    return no_worse and better
-
-
-def get_front(points: dict, higher: bool) -> list[str]:
-    """The methods no other method dominates."""
-    return [m for m, p in points.items() if not any(dominates(q, p, higher) for n, q in points.items() if n != m)]
-
-
-def get_line(method: str, point: dict, ref: dict | None, metric: str | None) -> str:
-    """"method: 0.46× memory, 1.40× step time, −0.3 pt" (ratios against LoRA; LoRA itself says so)."""
-    parts = []
-    if ref is None:
-        parts.append("no LoRA run to compare with")
-    elif method == REFERENCE:
-        parts.append("the reference")
-    else:
-        for key, label in (("memory", "memory"), ("time", "step time")):
-            if fmt.is_num(point[key]) and fmt.is_num(ref[key]) and ref[key]:
-                parts.append(f"{point[key] / ref[key]:.2f}× {label}")
-    if metric is None:
-        parts.append("cost only")
-    elif ref is not None and method != REFERENCE and fmt.is_num(point["quality"]) and fmt.is_num(ref["quality"]):
-        diff = point["quality"] - ref["quality"]
-        unit = QUALITY_AXES[metric][1]
-        diff = diff * 100 if unit == "pt" else diff
-        parts.append(f"{'+' if diff >= 0 else '−'}{abs(diff):.1f} {unit}" if unit == "pt" else
-                     f"{'+' if diff >= 0 else '−'}{abs(diff):.2f} {unit}")
-    return f"{method}: {', '.join(parts)}"
+def get_entry_labels(entries: dict) -> dict:
+    """entry key -> "method" (with its variant, "lora+gc"), and "[what differs]" where one method
+    ran in several settings or configs here."""
+    labels = {}
+    for key in entries:
+        label, rest = key
+        same = [k for k in entries if k[0] == key[0]]
+        if len(same) > 1:
+            mine = json.loads(rest)
+            others = [json.loads(k[1]) for k in same if k != key]
+            label += f" [{protocols.get_diff_text(mine, others)}]"
+        labels[key] = label
+    return labels
 
 
 def get_metric(rows: list[Row]) -> str | None:
@@ -119,33 +121,224 @@ def get_metric(rows: list[Row]) -> str | None:
     return None
 
 
-def get_size_key(scope: tuple, rows: list[Row]):
-    """Order scopes by model size where recorded (the scale tier), then by name."""
-    params = next(((r.extra.get("protocol") or {}).get("model_params") for r in rows
-                   if (r.extra.get("protocol") or {}).get("model_params")), 0)
-    return (scope[2], scope[1], params, scope[0])
+def get_point(rows: list[Row], metric: str | None) -> dict:
+    """Quality (with its interval), step time and memory of one entry, each with its noise."""
+    interval = noise.get_quality_interval(rows, metric) if metric else None
+    values = [r.extra[metric] for r in rows if metric and r.measured and fmt.is_num(r.extra.get(metric))]
+    return {
+        "quality": noise.Measure(sum(values) / len(values), noise.get_noise(interval)) if values else None,
+        "interval": interval,
+        "time": noise.get_step_time(rows),
+        "memory": noise.get_memory(rows),
+    }
+
+
+def compare(a, b, higher: bool) -> int:
+    """+1 where ``a`` is better than ``b`` beyond the noise, -1 where worse, 0 within it or unknown."""
+    if a is None or b is None or not noise.is_apart(a.value, a.noise, b.value, b.noise):
+        return 0
+    return 1 if (a.value > b.value) == higher else -1
+
+
+def dominates(a: dict, b: dict, higher: bool) -> bool:
+    """``a`` no worse than ``b`` on every axis and better beyond the noise on one."""
+    results = [compare(a["quality"], b["quality"], higher), compare(a["time"], b["time"], False),
+               compare(a["memory"], b["memory"], False)]
+    return min(results) >= 0 and max(results) > 0
+
+
+def get_front(points: dict, higher: bool) -> list:
+    """The entries no other entry dominates."""
+    return [m for m, p in points.items() if not any(dominates(q, p, higher) for n, q in points.items() if n != m)]
+
+
+def get_near_best(points: dict, higher: bool) -> set:
+    """Entries whose quality interval overlaps the best entry's (all of them without quality)."""
+    rated = {k: p for k, p in points.items() if p["quality"] is not None}
+    if not rated:
+        return set()
+    best = (max if higher else min)(rated.values(), key=lambda p: p["quality"].value)["quality"]
+    return {k for k, p in rated.items() if compare(p["quality"], best, higher) == 0}
+
+
+def get_ratio_text(name: str, point, ref, ref_name: str = "LoRA") -> str | None:
+    """"step time p50 1.50× LoRA", or "≈ LoRA (within noise)"; None where either is missing."""
+    if point is None or ref is None or not ref.value:
+        return None
+    if not noise.is_apart(point.value, point.noise, ref.value, ref.noise):
+        return f"{name} ≈ {ref_name} (within noise)"
+    return f"{name} {point.value / ref.value:.2f}× {ref_name}"
+
+
+def get_quality_text(metric: str, point, ref, ref_name: str = "LoRA") -> str | None:
+    """"accuracy 9.0 pt better than LoRA", "perplexity 2.75 ppl worse than LoRA", or within noise."""
+    if point is None or ref is None:
+        return None
+    higher, unit, scale = QUALITY_AXES[metric]
+    side = compare(point, ref, higher)
+    if side == 0:
+        return f"{metric} ≈ {ref_name} (within noise)"
+    diff = abs(point.value - ref.value) * scale
+    amount = f"{diff:.1f} pt" if unit == "pt" else f"{diff:.2f} {unit}"
+    return f"{metric} {amount} {'better' if side > 0 else 'worse'} than {ref_name}"
+
+
+def get_absolute(metric: str | None, point: dict, memory_kind: str) -> list[str]:
+    """The reference's own numbers (or any entry's where there is no LoRA to compare with)."""
+    parts = []
+    if metric and point["quality"] is not None:
+        scale = QUALITY_AXES[metric][2]
+        interval = point["interval"]
+        text = f"{metric} {point['quality'].value * scale:.2f}"
+        if interval is not None:
+            text += f" (95% CI {interval.low * scale:.2f}–{interval.high * scale:.2f})"
+        parts.append(text)
+    if point["time"] is not None:
+        spread = f" ± {fmt.get_ms(point['time'].noise)}" if point["time"].noise else ""
+        parts.append(f"{noise.TIME_LABEL} {fmt.get_ms(point['time'].value)}{spread} ms")
+    if point["memory"] is not None:
+        parts.append(f"{memory_kind} {fmt.get_mib(point['memory'].value)} MiB")
+    return parts
+
+
+def get_line_text(label: str, point: dict, ref: dict | None, *, metric, memory_kind, is_ref, known,
+                  ref_name: str = "LoRA") -> str:
+    """One entry's comparison in words, against ``ref`` (named ``ref_name``: "LoRA", "lora+gc")."""
+    if is_ref:
+        parts = ["the reference", *get_absolute(metric, point, memory_kind)]
+    elif ref is None:
+        parts = ["no LoRA run to compare with", *get_absolute(metric, point, memory_kind)]
+    else:
+        parts = [get_quality_text(metric, point["quality"], ref["quality"], ref_name) if metric else None,
+                 get_ratio_text(noise.TIME_LABEL, point["time"], ref["time"], ref_name),
+                 get_ratio_text(memory_kind, point["memory"], ref["memory"], ref_name)]
+    if metric is None:
+        parts.append(f"cost only; {known}" if known else "cost only (no quality measured)")
+    return f"{label}: {'; '.join(p for p in parts if p)}"
+
+
+def get_seeds_text(entries: dict) -> str:
+    """"1 seed (seed 0)", "3 seeds (0, 1, 2)", or "1–3 seeds per method (0, 1, 2)"."""
+    per = [sorted({r.seed for r in rows if r.seed is not None}) for rows in entries.values()]
+    counts = sorted({len(s) for s in per})
+    seeds = sorted({s for p in per for s in p})
+    listed = ", ".join(map(str, seeds)) or "unknown"
+    if len(counts) > 1:
+        return f"{counts[0]}–{counts[-1]} seeds per method ({listed})"
+    n = counts[0] if counts else 0
+    if n == 1:
+        return f"1 seed (seed {listed})" if len(seeds) == 1 else f"1 seed per method (seeds {listed})"
+    return f"{n} seeds ({listed})"
+
+
+def get_machine_text(rows: list[Row]) -> str:
+    """The machine's load: the CPU's 1-minute load average (recorded at each case's start and end)
+    above its cores (plus a multi-rank case's other ranks) means other processes shared it; on a
+    GPU, other processes' memory on it."""
+    if any(r.hardware == "gpu" for r in rows):
+        held = [v for r in rows if fmt.is_num(v := r.extra.get("gpu_other_processes_bytes"))]
+        if not held:
+            return "GPU sharing not recorded"
+        most = max(held)
+        return (f"GPU shared with other processes ({most / 2**30:.1f} GiB held)" if most > GPU_BUSY_BYTES
+                else "GPU not shared")
+    loads = [v for r in rows for k in ("load_average_start", "load_average_end") if fmt.is_num(v := r.extra.get(k))]
+    cores = next((c for r in rows if fmt.is_num(c := r.source.machine_info.get("cpu_count"))), None)
+    if not loads:
+        return "CPU load not recorded"
+    on = f" on {cores} cores" if cores else ""
+    own = max(get_world_size(r) for r in rows)  # a case's own ranks are runnable processes too
+    if cores and max(loads) > cores + own - 1:
+        return f"CPU shared with other processes (load {max(loads):.1f}{on})"
+    return f"CPU load ≤ {max(loads):.1f}{on}"
+
+
+def get_basis(entries: dict, tier: str) -> str:
+    """How sure a block is, in one line: seeds, tier, the machine's load."""
+    rows = [r for rs in entries.values() for r in rs]
+    return " · ".join([get_seeds_text(entries), TIER_BASIS.get(tier, f"{tier} tier"), get_machine_text(rows)])
+
+
+def get_reference(key: tuple, entries: dict):
+    """LoRA of the same variant (qlora+gc -> lora+gc), else plain LoRA (the first by its settings),
+    else None; a LoRA variant (lora+gc) is compared with plain LoRA: its cost is what it changes."""
+    base, _, variant = key[0].partition("+")
+    names = [REFERENCE] if base == REFERENCE or not variant else [f"{REFERENCE}+{variant}", REFERENCE]
+    for name in names:
+        found = sorted(k for k in entries if k[0] == name)
+        if found:
+            return found[0]
+    return None
+
+
+def make_verdict(dataset: str, scope: str, entries: dict) -> Verdict:
+    """The verdict of one comparison: ``entries`` maps entry key -> runs."""
+    labels = get_entry_labels(entries)
+    first = next(iter(entries.values()))[0]
+    verdict = Verdict(dataset, scope, basis=get_basis(entries, first.tier))
+    measured = {k: [r for r in rs if r.measured] for k, rs in entries.items()}
+    verdict.left_out = sorted(f"{labels[k]} ({', '.join(sorted({r.status for r in rs}))})"
+                              for k, rs in entries.items() if not measured[k])
+    done = {k: rs for k, rs in measured.items() if rs}
+    if not done:
+        return verdict
+    metric = get_metric([r for rs in done.values() for r in rs])
+    higher = QUALITY_AXES[metric][0] if metric else True
+    memory_kind = noise.get_memory_kind([r for rs in done.values() for r in rs])
+    points = {k: get_point(rs, metric) for k, rs in done.items()}
+    front = set(get_front(points, higher))
+    shown = front | get_near_best(points, higher)
+    refs = {k: get_reference(k, points) for k in points}
+    shown |= {r for r in refs.values() if r is not None}
+
+    def order(k):
+        time = points[k]["time"]
+        return (k[0].partition("+")[0] != REFERENCE, time.value if time else float("inf"), labels[k])
+
+    for k in sorted(shown, key=order):
+        ref = refs[k]
+        text = get_line_text(labels[k], points[k], points.get(ref) if ref else None, metric=metric,
+                             memory_kind=memory_kind, is_ref=ref == k,
+                             known=knowledge.get_known_quality(k[0], dataset),
+                             ref_name="LoRA" if ref is None or labels[ref] == REFERENCE else labels[ref])
+        why = "" if k in front else "off the front: the reference" if ref == k else \
+            "off the front: its quality interval overlaps the best one"
+        verdict.lines.append(Line(labels[k], knowledge.get_family(done[k][0]), text, front=k in front, why=why))
+    verdict.others = sorted(labels[k] for k in points if k not in shown)
+    if len(entries) >= GROUP_FROM:
+        families: dict = defaultdict(list)
+        for line in verdict.lines:
+            families[line.family].append(line)
+        verdict.grouped = sorted(families.items(), key=lambda kv: (kv[0] == knowledge.OTHER, kv[0]))
+    return verdict
+
+
+def get_scope_labels(scopes: list[tuple]) -> dict:
+    """scope key -> "model · hardware · tier[ · N ranks][ · what differs in the data protocol]"."""
+    out = {}
+    for key in scopes:
+        dataset, model, hardware, tier, world, data = key
+        parts = [model, hardware, tier] + ([f"{world} ranks"] if world > 1 else [])
+        same = [json.loads(k[5]) for k in scopes if k[:5] == key[:5] and k != key]
+        if same:
+            parts.append(protocols.get_diff_text(json.loads(data), same))
+        out[key] = " · ".join(parts)
+    return out
+
+
+def get_size(rows: list[Row]):
+    return next((p for r in rows if (p := (r.extra.get("protocol") or {}).get("model_params"))), 0)
 
 
 def get_verdicts(rows: list[Row]) -> list[Verdict]:
-    """One verdict per dataset x (model, hardware, tier), datasets in name order."""
+    """One verdict per comparison, datasets in name order, then tier, hardware, model size, ranks."""
     scopes: dict = defaultdict(lambda: defaultdict(list))
     for r in rows:
-        scopes[(r.dataset, (r.model, r.hardware, r.tier))][r.method].append(r)
-    verdicts = []
-    ordered = sorted(scopes, key=lambda k: (k[0], get_size_key(k[1], [r for v in scopes[k].values() for r in v])))
-    for dataset, scope in ordered:
-        methods = scopes[(dataset, scope)]
-        measured = {m: [r for r in rs if r.measured] for m, rs in methods.items()}
-        all_measured = [r for rs in measured.values() for r in rs]
-        verdict = Verdict(dataset, " · ".join(scope))
-        verdict.left_out = sorted(f"{m} ({', '.join(sorted({r.status for r in rs}))})"
-                                  for m, rs in methods.items() if not measured[m])
-        if all_measured:
-            metric = get_metric(all_measured)
-            higher = QUALITY_AXES[metric][0] if metric else True
-            points = {m: get_point(rs, metric) for m, rs in measured.items() if rs}
-            ref = points.get(REFERENCE)
-            front = sorted(get_front(points, higher), key=lambda m: (points[m]["time"] or 0, m))
-            verdict.lines = [get_line(m, points[m], ref, metric) for m in front]
-        verdicts.append(verdict)
-    return verdicts
+        scopes[get_scope_key(r)][get_entry_key(r)].append(r)
+    labels = get_scope_labels(list(scopes))
+
+    def order(key):
+        members = [r for rs in scopes[key].values() for r in rs]
+        return (key[0], key[3], key[2], get_size(members), key[1], key[4], labels[key])
+
+    return [make_verdict(key[0], labels[key], scopes[key]) for key in sorted(scopes, key=order)]

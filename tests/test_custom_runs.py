@@ -77,8 +77,13 @@ def test_without_lora_the_best_method_run_before_is_the_reference():
     assert fields["floor_reference_case"] == "full_ft-reviews6-real-cpu-seed0"
 
 
-def test_the_rerun_command_selects_the_same_cases(tmp_path):
-    """The report's command, run with --collect-only, collects exactly the cases of the results."""
+@pytest.mark.parametrize("given", [
+    {},  # an older file: no selection recorded, one marker expression per method and dataset
+    {"markexpr": "(lora or full_ft) and cpu", "keyword": "reviews6", "paths": ["bench"], "seeds": "0,2"},
+], ids=["older-file", "as-given"])
+def test_the_rerun_command_selects_the_same_cases(tmp_path, given):
+    """The report's command, run with --collect-only, collects exactly the cases of the results;
+    where the run recorded its -m/-k, the command is that selection with only the options given."""
     import json
     import shlex
     import subprocess
@@ -95,7 +100,7 @@ def test_the_rerun_command_selects_the_same_cases(tmp_path):
     ids = [f"{m}-reviews6-real-cpu-seed{s}" for m in ("lora", "full_ft") for s in (0, 2)]
     options = {"dataset": [f"reviews6={folder}"], "data_dir": str(tmp_path), "model": ["reviews6=tiny-bert"],
                "set": ["train.epochs=2", "lora.r=4"], "limit_train": 50, "limit_eval": None, "seeds": "0,2",
-               "custom_floor_margin": 0.1}
+               "custom_floor_margin": 0.1, **given}
     benchmarks = [{"name": f"test_finetune[{i}]", "extra_info": {
         "case_id": i, "method": i.split("-")[0], "dataset": "reviews6", "tier": "real", "hardware": "cpu",
         "seed": int(i[-1]), "status": "passed"}} for i in ids]
@@ -107,6 +112,9 @@ def test_the_rerun_command_selects_the_same_cases(tmp_path):
     for flag in ("--dataset", "--data-dir", "--model", "--set", "--limit-train", "--seeds", "--custom-floor-margin"):
         assert flag in args
     assert args[:2] == ["pytest", "bench"]
+    if given:  # the user's own selection, not a generated expression
+        assert args[2:6] == ["-m", given["markexpr"], "-k", given["keyword"]]
+        assert "--benchmark-autosave" not in args  # pytest.ini's addopts has it: not an option the user gave
     proc = subprocess.run([sys.executable, "-m", *args, "--collect-only", "-q", "-p", "no:cacheprovider"],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -59,6 +59,21 @@ def test_a_log_gets_occasional_plain_lines_without_carriage_returns():
     assert "ETA 3 min 18 s" in term.out[0]
 
 
+def test_a_log_line_does_not_make_pytest_repeat_the_file_header():
+    """pytest's reporter forgets the current file when a line is written (ensure_newline), and
+    would print the file's name again before the next dot: the progress line keeps it."""
+    class Reporter(Terminal):
+        currentfspath = "bench/test_finetune.py"
+
+        def write_line(self, line, **_):
+            self.currentfspath = None
+            super().write_line(line)
+
+    term = Reporter(isatty=False)
+    progress.ProgressLine(make_config(term), interval=60, clock=lambda: 0.0)("lora-x-tiny-cpu-seed0", 1, 9, 0.4, 1.0)
+    assert len(term.out) == 1 and term.currentfspath == "bench/test_finetune.py"
+
+
 def test_the_training_loop_reports_at_its_log_points():
     seen = []
     progress._sinks.append(lambda *args: seen.append(args))

@@ -50,3 +50,26 @@ def test_screenshot(page):
     result = run_chromium(f"--screenshot={shot}", page.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     assert shot.stat().st_size > 50_000  # a blank page is a few kB
+
+
+def test_a_click_on_a_header_sorts_the_table(page, tmp_path):
+    """The inline sorter: one click sorts ascending by the column's values, a second descending."""
+    probe = """<script>
+    var table = Array.prototype.slice.call(document.querySelectorAll("table.summary")).sort(function (a, b) {
+      return b.tBodies[0].rows.length - a.tBodies[0].rows.length; })[0];  // the longest table
+    var heads = table.tHead.rows[0].cells, col = -1;
+    for (var i = 0; i < heads.length; i++) if (heads[i].textContent.indexOf("Train time") === 0) col = i;
+    function values() { return Array.prototype.map.call(table.tBodies[0].rows, function (r) {
+      return parseFloat(r.cells[col].getAttribute("data-v")); }); }
+    heads[col].click(); var up = values(); heads[col].click(); var down = values();
+    document.body.insertAdjacentHTML("beforeend", "<pre id='probe'>" + JSON.stringify([up, down]) + "</pre>");
+    </script></body>"""
+    copy = tmp_path / "sorted.html"
+    copy.write_text(page.read_text(encoding="utf-8").replace("</body>", probe), encoding="utf-8")
+    result = run_chromium("--dump-dom", copy.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    import json
+    import re
+
+    up, down = json.loads(re.search(r"<pre id=\"probe\">(.*?)</pre>", result.stdout).group(1))
+    assert len(up) >= 3 and up == sorted(up) and down == sorted(up, reverse=True)

@@ -57,7 +57,7 @@ def make_rows(method: str, variant: str, points: list) -> list[Row]:
     source = Source("x.json", {}, {}, "", "", 0)
     return [Row(case_id=f"{method}-{seed}", method=method + (f"+{variant}" if variant else ""), dataset="sst2",
                 tier="real", hardware="gpu", model="m", seed=seed, status="passed", latency={},
-                extra={"method": method, "accuracy": acc, key: x, "steady_step_seconds": step}, source=source)
+                extra={"method": method, "accuracy": acc, key: x, "step_seconds_p50": step}, source=source)
             for seed, (acc, x, step) in enumerate(points)]
 
 

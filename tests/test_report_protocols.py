@@ -64,7 +64,11 @@ def test_the_report_shows_the_case_increase_not_the_process_peak(tmp_path):
     section = get_section(summarize(load([run]), with_plots=False))
     rss = {r.method: r.cells["rss"] for r in section.rows}
     assert rss["lora"].text == "100.0" and rss["full_ft"].text == "300.0"
-    assert "process peak 900.0 MiB" in rss["lora"].note
+    # the process peak is its own, labelled column: it includes the cases run before
+    peak = {r.method: r.cells["rss_peak"] for r in section.rows}
+    assert peak["lora"].text == "900.0" and "every case run before" in peak["lora"].note
+    assert "rss_peak" in [c.key for c in section.columns]
+    assert "includes earlier cases" in next(c.label for c in section.columns if c.key == "rss_peak")
     # older files without the key: peak minus start
     old = make_entry("lora")
     del old["extra_info"]["case_cpu_rss_bytes"]
@@ -111,9 +115,9 @@ def test_runs_under_different_protocols_are_separate_rows(tmp_path):
     rows = [(r.method, r.protocol, r.seeds) for r in section.rows]
     assert rows == [("lora", "limit_train=200, n_train=200", "1"), ("full_ft", "limit_train=200, n_train=200", "1"),
                     ("lora", "limit_train=—, n_train=600", "2"), ("full_ft", "limit_train=—, n_train=600", "1")]
-    labels = {(r.method, r.cells["quality"].text): r.protocol for r in section.rows}
-    assert "n_train=600" in labels[("lora", "89.00 ± 12.71")]  # the two full-train seeds, merged
-    assert "n_train=200" in labels[("lora", "60.00")]  # the limited run is not a third seed
+    labels = {(r.method, round(r.cells["quality"].value, 2)): r.protocol for r in section.rows}
+    assert "n_train=600" in labels[("lora", 89.0)]  # the two full-train seeds, merged
+    assert "n_train=200" in labels[("lora", 60.0)]  # the limited run is not a third seed
     assert len(section.rows) == 4
     # full_ft is compared with the LoRA of its own protocol
     vs = {(r.method, r.protocol): r.cells["vs_ref"] for r in section.rows}

@@ -57,8 +57,10 @@ def test_names_are_escaped():
     assert "<script>alert" not in page
     assert "<b>x</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    # the only script element is the JSON data island, whose content tojson escapes
-    assert page.count("<script") == 1 and '<script type="application/json"' in page
+    # the script elements: the JSON data island, whose content tojson escapes, and the inline
+    # table sorter (no external resource)
+    assert page.count("<script") == 2 and '<script type="application/json"' in page
+    assert "<script src" not in page and "http" not in page.split("<script>", 1)[1].split("</script>", 1)[0]
 
 
 def test_cli_writes_html_and_csv(tmp_path, capsys, no_plots):

@@ -25,7 +25,7 @@ def make_bench(method, model, *, step, peak, frozen, status="passed", variant=No
     }
     if status == "passed":
         extra.update(
-            perplexity=120000.0, loss_decrease=0.05, steady_step_seconds=step, train_seconds=step * 40,
+            perplexity=120000.0, loss_decrease=0.05, steady_step_seconds=step, step_seconds_p50=step, train_seconds=step * 40,
             train_steps=40, steady_tokens_per_second=4096 / step, mfu=mfu, peak_gpu_allocated_bytes=peak,
             mem_frozen_bytes=frozen, mem_trainable_bytes=0.1 * GIB, mem_grad_bytes=0.1 * GIB,
             mem_optimizer_bytes=0.2 * GIB, mem_activation_peak_bytes=peak - frozen - 0.4 * GIB,
@@ -48,11 +48,11 @@ def make_results(tmp_path):
     ]
     sst2 = {"name": "test_finetune[lora-sst2-real-gpu-seed0]", "stats": {"median": 0.01}, "extra_info": {
         "case_id": "lora-sst2-real-gpu-seed0", "method": "lora", "dataset": "sst2", "tier": "real", "hardware": "gpu",
-        "seed": 0, "model": "minilm-l6", "status": "passed", "accuracy": 0.86, "steady_step_seconds": 0.01,
+        "seed": 0, "model": "minilm-l6", "status": "passed", "accuracy": 0.86, "step_seconds_p50": 0.01,
         "peak_gpu_allocated_bytes": GIB}}
     qlora = copy.deepcopy(sst2)
     qlora["extra_info"].update(case_id="qlora-sst2-real-gpu-seed0", method="qlora", accuracy=0.857,
-                               steady_step_seconds=0.014, peak_gpu_allocated_bytes=0.46 * GIB)
+                               step_seconds_p50=0.014, peak_gpu_allocated_bytes=0.46 * GIB)
     data = {"machine_info": {"node": "h200"}, "commit_info": {}, "datetime": "2026-12-01T22:00:00",
             "version": "5.3.1", "benchmarks": [*benches, sst2, qlora]}
     path = tmp_path / "scale.json"
@@ -68,13 +68,19 @@ def rows(tmp_path):
 def test_verdict_lists_the_front_with_ratios_against_lora(rows):
     verdicts = {(v.dataset, v.scope): v for v in get_verdicts(rows)}
     eight = verdicts[("wikitext2", "llama-8b · gpu · scale")]
-    assert eight.lines[0] == "lora: the reference, cost only"
-    assert "lora+gc: 0.50× memory, 1.33× step time, cost only" in eight.lines
-    assert any(line == "qlora: 0.42× memory, 1.56× step time, cost only" for line in eight.lines)
-    assert not any(line.startswith("hira") for line in eight.lines)  # slower and larger than LoRA
+    lines = [line.text for line in eight.lines]
+    assert lines[0] == ("lora: the reference; step time p50 450.00 ms; GPU peak memory 61,440.0 MiB; "
+                        "cost only (no quality measured)")
+    # a LoRA variant is compared with plain LoRA
+    assert "lora+gc: step time p50 1.33× LoRA; GPU peak memory 0.50× LoRA; cost only (no quality measured)" in lines
+    assert "qlora: step time p50 1.56× LoRA; GPU peak memory 0.42× LoRA; cost only (no quality measured)" in lines
+    assert not any(line.startswith("hira") for line in lines)  # slower and larger than LoRA
+    assert eight.others == ["hira"]
     assert eight.left_out == ["full_ft (oom)"]
+    assert eight.basis == "1 seed (seed 0) · scale tier (random-init shapes: cost only) · GPU sharing not recorded"
     sst2 = verdicts[("sst2", "minilm-l6 · gpu · real")]
-    assert "qlora: 0.46× memory, 1.40× step time, −0.3 pt" in sst2.lines
+    assert ("qlora: accuracy 0.3 pt worse than LoRA; step time p50 1.40× LoRA; GPU peak memory 0.46× LoRA"
+            in [line.text for line in sst2.lines])
 
 
 def test_scale_section_plots_table_and_cost_only_cells(rows):

@@ -33,18 +33,21 @@ def test_one_row_per_method_lora_first(multi):
 
 def test_quality_mean_and_interval(multi):
     cell = get_row(get_section(multi, "sst2"), "lora").cells["quality"]
-    # accuracies 85, 90, 80 % -> mean 85, sd 5, half-width t(.975,2)*5/sqrt(3) = 12.42
-    assert cell.text == "85.00 ± 12.42"
-    assert "95% t-interval" in cell.note
+    # accuracies 85, 90, 80 % over 20 examples each: the seeds' bootstrap is [80, 90]; the
+    # Wilson interval of 51 right of 60 pooled examples, [73.89, 91.90], is wider on both sides
+    assert cell.text == "85.00 (73.89–91.90)"
+    assert "bootstrap" in cell.note and "Wilson" in cell.note
 
 
 def test_best_values_marked(multi):
     sst2 = get_section(multi, "sst2")
-    # full_ft 93.33 ± 7.17 is the highest, but within the interval of lora's 85.00 ± 12.42: no star
+    # full_ft 93.33 is the highest, but within the noise of lora's 85.00 (73.89–91.90): no star
     assert not any(r.cells["quality"].best for r in sst2.rows)
     # four of five rows tie on trainable params: no star at all
     assert not any(r.cells["params"].best for r in sst2.rows)
-    assert get_row(sst2, "lora_prune").cells["step"].best
+    # lora_prune's step p50 is the lowest, but every case's steps spread by ~0.09 s (p90 − p50): no star
+    assert not any(r.cells["step"].best for r in sst2.rows)
+    assert "within a case" in get_row(sst2, "lora_prune").cells["step"].note
     wiki = get_section(multi, "wikitext2")
     # lora's 31.00 ± 12.71 is the lowest perplexity, but within the noise: no star (direction: test_report_protocols)
     assert not any(r.cells["quality"].best for r in wiki.rows)
@@ -84,8 +87,10 @@ def test_welch_against_lora_with_seeds(multi):
 def test_single_seed_says_no_interval_and_uses_mcnemar():
     model = summarize(load([DATA / "run_single_seed.json"]), with_plots=False)
     sst2 = get_section(model, "sst2")
-    assert any("no confidence interval exists" in n for n in sst2.notes)
-    assert get_row(sst2, "lora").cells["quality"].note == "1 seed: no confidence interval exists"
+    assert any("no interval over seeds exists" in n for n in sst2.notes)
+    # one seed: the interval is the evaluation's (Wilson over its examples), inside [0, 100]
+    note = get_row(sst2, "lora").cells["quality"].note
+    assert note.startswith("1 seed; 95% interval") and "Wilson score interval over 60 examples" in note
     vs = get_row(sst2, "hira").cells["vs_ref"]
     # 60 examples at 90% vs 70% accuracy: at least 12 discordant; which form depends on b + c
     assert vs.text.endswith(("McNemar exact", "McNemar χ² (cc)"))

@@ -253,6 +253,39 @@ def test_training_reaches_compute_sparsity_and_counts_dense_steps():
     assert {"weight_sparsity", "compute_sparsity_per_layer", "estimator_seconds"} <= set(stats)
 
 
+def test_counted_flops_follow_the_phase_of_the_timed_steps():
+    """MFU counts the work of the steps it times: SparseLoRA's dense warm-up steps count as dense,
+    its sparse steps as LoRA's FLOPs minus the base FLOPs it skips (plus its estimator's)."""
+    from fixtures.training.settings import TrainSettings
+    from fixtures.training.train import train
+
+    def run(method, cfg):
+        base, task_type = make_model("llama", layers=2)
+        model = method.apply(base, cfg, task_type=task_type)
+        batches = (get_batch("llama") for _ in range(100))
+        result = train(model, batches, method=method, cfg=cfg, settings=TrainSettings(log_every=4), total_steps=8,
+                       device=torch.device("cpu"))
+        return model, result
+
+    # rank 1: LoRA's own FLOPs (which the sparse path also slices on dropped FFN channels) stay a
+    # small share of the step, as at the scale tier's sizes
+    common = dict(lr=1e-2, dropout=0.0, target_modules=("all-linear",), r=1, alpha=2)
+    _, plain = run(lora, lora.Config(**common))
+    cfg = sparselora.Config(**common, dense_first=0, dense_last=0, dense_warmup=0.25)
+    model, sparse = run(sparselora, cfg)
+    stats = sparselora.stats(model, cfg)
+    assert plain.phase_flops == {"": plain.step_flops} and plain.first_step_flops == plain.step_flops
+    assert set(sparse.phase_flops) == {"dense", "sparse"} and sparse.first_step_flops == sparse.phase_flops["dense"]
+    assert sparse.phase_flops["dense"] == plain.step_flops  # the warm-up is LoRA's step
+    skipped = (stats["base_gemm_flops_dense"] - stats["base_gemm_flops_actual"]) / stats["sparse_steps"]
+    estimator = stats["estimator_flops"] / stats["sparse_steps"]
+    assert sparse.phase_flops["sparse"] == pytest.approx(plain.step_flops - skipped + estimator, rel=0.05)
+    # every step of this short run is timed (no warm-up steps): 2 dense, 6 sparse
+    expected = (2 * sparse.phase_flops["dense"] + 6 * sparse.phase_flops["sparse"]) / 8
+    assert sparse.step_flops == pytest.approx(expected, abs=1) and sparse.step_flops < 0.8 * plain.step_flops
+    assert sparselora.get_phase(model, cfg) == "sparse"  # the probe left the method as it ended
+
+
 def test_evaluation_is_dense():
     plain, sparse, _ = make_pair("llama", dense_first=0, dense_last=0)
     batch = get_batch("llama")

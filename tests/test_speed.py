@@ -200,3 +200,20 @@ def test_compiled_training_matches_eager(scope):
     eager, compiled = run_lm({}, steps=6), run_lm({"compile": "default", "compile_scope": scope}, steps=6)
     for (s1, l1), (s2, l2) in zip(eager.loss_curve, compiled.loss_curve):
         assert s1 == s2 and l1 == pytest.approx(l2, rel=1e-3)
+
+
+def test_each_compiled_run_starts_from_a_clean_compiler_state(monkeypatch):
+    """An earlier case's guards and automatic-dynamic shape marks never reach the next case's
+    compilation (the scale tier's 3B SparseLoRA case failed to compile after the 1B cases)."""
+    import contextlib
+
+    from fixtures.training import train as loop
+
+    resets = []
+    monkeypatch.setattr(loop.torch._dynamo, "reset", lambda: resets.append(1))
+    model = torch.nn.Linear(2, 2)
+    with contextlib.ExitStack() as stack:
+        assert loop.make_compiled(model, model, compile="", scope="model", stack=stack) is model
+        assert resets == []
+        loop.make_compiled(model, model, compile="default", scope="model", stack=stack)
+    assert resets == [1]

@@ -4,7 +4,7 @@ A plain-text table of a run, one row per case over its seeds (stdlib only: the G
 has no scipy or matplotlib; ``python -m reports`` draws the full report afterwards):
 quality mean ± half-width of the 95% t-interval, the learning rate trained with (and, for
 --tune runs, whether it sat at the grid's edge, the dev scores and the tuning device-seconds),
-training time, step time, peak GPU memory, and the fraction skipped (SparseLoRA: base FLOPs;
+training time, step time (median step, as the report), peak GPU memory, and the fraction skipped (SparseLoRA: base FLOPs;
 lora_prune: adapter weights) with the speed-up over LoRA. Then, per sparsity method, the
 largest fraction whose interval overlaps LoRA's (the report's frontier sentence).
 """
@@ -51,7 +51,7 @@ def main(paths: list[str]) -> None:
     lora_step, table = {}, {}
     for (dataset, model, tier, label), runs in sorted(groups.items(), key=lambda kv: [str(k) for k in kv[0]]):
         if label == "lora":
-            lora_step[(dataset, model, tier)] = mean([r.get("steady_step_seconds") for r in runs])
+            lora_step[(dataset, model, tier)] = mean([r.get("step_seconds_p50") for r in runs])
     for (dataset, model, tier, label), runs in sorted(groups.items(), key=lambda kv: [str(k) for k in kv[0]]):
         accs = [100 * r["accuracy"] for r in runs if isinstance(r.get("accuracy"), (int, float))]
         acc = interval(accs) if accs else None
@@ -59,7 +59,7 @@ def main(paths: list[str]) -> None:
         method = first.get("method")
         key = SPARSITY.get(method, (None,))[0]
         skipped = mean([r.get(key) for r in runs]) if key else None
-        step = mean([r.get("steady_step_seconds") for r in runs])
+        step = mean([r.get("step_seconds_p50") for r in runs])
         ref = lora_step.get((dataset, model, tier))
         table[(dataset, model, tier, label)] = (method, acc, skipped, ref / step if ref and step else None)
         scores = first.get("tune_dev_scores")

@@ -1,0 +1,40 @@
+"""Names and colours that every table and figure shares: a row's unique label, a method's colour."""
+
+import functools
+
+import matplotlib
+
+from reports import knowledge, ranks
+from reports.load import Row
+
+# tab20's strong shades first, then its light ones, then tab20b's darkest and middle ones: 30
+# colours, more than the methods that reports/families.json names, so no two of those share one.
+PALETTE = [*(matplotlib.colormaps["tab20"].colors[i] for i in (*range(0, 20, 2), *range(1, 20, 2))),
+           *(matplotlib.colormaps["tab20b"].colors[i] for i in (*range(0, 20, 4), *range(2, 20, 4)))]
+
+
+def get_row_label(row: Row) -> str:
+    """The method (with its variant, as loaded: "lora+gc") and its ranks: "lora · 2 ranks"."""
+    label = row.method
+    world = ranks.get_world_size(row.extra)
+    return f"{label} · {world} ranks" if world > 1 else label
+
+
+@functools.cache
+def get_known_order() -> tuple:
+    return tuple(knowledge.get_families())
+
+
+def get_color(method: str, methods: tuple = ()) -> tuple:
+    """One colour per method in every figure: known methods (``reports/families.json`` order)
+    keep theirs in every report; others take the next colours in name order of ``methods``.
+    A variant ("lora+gc") has its method's colour."""
+    method = method.partition("+")[0]
+    methods = tuple(m.partition("+")[0] for m in methods)
+    known = get_known_order()
+    if method in known:
+        index = known.index(method)
+    else:
+        extra = sorted(m for m in set(methods) | {method} if m not in known)
+        index = len(known) + extra.index(method)
+    return PALETTE[index % len(PALETTE)]
