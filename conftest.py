@@ -13,6 +13,7 @@ from fixtures.run.options import RUN_OPTIONS, get_empty_selection_hint, get_reco
 from fixtures.run.provenance import get_git_commit, get_portable, get_versions
 from fixtures.run.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
 from fixtures.run.skips import MESSAGE, get_all_skipped_message, note_outcome
+from fixtures.run.sweep import check_selected
 from methods import METHODS
 
 
@@ -26,6 +27,16 @@ def pytest_addoption(parser):
     group.addoption("--set", action="append", default=[], dest="overrides", metavar="SCOPE.FIELD=VALUE",
                     help="override a method Config field (lora.r=16) or a TrainSettings field "
                          "(train.max_steps=50); values are JSON (repeatable)")
+    group.addoption("--sweep", action="append", default=[], metavar="SCOPE.FIELD=V1,V2,...",
+                    help="run every selected case once per value of one --set field, e.g. "
+                         "sparselora.ffn_sparsity=0.3,0.6,0.9 (that method's cases) or train.batch_size=16,32 "
+                         "(every case); the value joins the case id and its protocol")
+    group.addoption("--tune", default=None, metavar="lr",
+                    help="each method x dataset x model at its own best learning rate: a grid (--tune-factors "
+                         "x the method's rate) scored on a dev split carved from the training data, then the "
+                         "case trained at the chosen rate; the evaluation split never takes part")
+    group.addoption("--tune-factors", default=None, metavar="F1,F2,...",
+                    help="the --tune grid as multiples of the method's own rate (default 0.1,0.3,1,3,10)")
     group.addoption("--refuse-busy-gpu", action="store_true",
                     help="skip GPU cases while other processes hold > 500 MiB on the GPU (always recorded)")
     group.addoption("--data-dir", default=None, metavar="DIR",
@@ -90,6 +101,16 @@ def pytest_benchmark_generate_json(config, benchmarks, include_data, machine_inf
     """pytest-benchmark drops cases without a timed call; put the unfinished ones back."""
     outcome = yield
     outcome.get_result()["benchmarks"].extend(config.stash.get(UNFINISHED, []))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """After -m/-k chose the cases: a --sweep value out of range for a selected case is a usage
+    error now, before any case runs (fixtures.run.sweep)."""
+    options = config.stash[RUN_OPTIONS]
+    params = [getattr(item, "callspec", None) for item in items]
+    cases = [p.params["case"] for p in params if p is not None and "case" in p.params]
+    check_selected(cases, options["sweep"], options["overrides"])
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -307,6 +307,7 @@ class Case:
             processes under torchrun, the model sharded with FSDP2 (``test_distributed``;
             one GPU each, or N CPU processes with gloo for cpu cases). Adds ``gpusN`` to the id.
         kind: a --dataset case's task kind when it is "lm" (a text corpus: floor CUSTOM_LM_FLOOR).
+        sweep: {"SCOPE.FIELD": value} for a point of --sweep (``fixtures.run.sweep``; its tag joins the variant).
     """
 
     method: str
@@ -321,6 +322,7 @@ class Case:
     variant: str = ""
     gpus: int = 1
     kind: str = ""
+    sweep: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not isinstance(self.gpus, int) or self.gpus < 1:

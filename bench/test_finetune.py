@@ -29,6 +29,8 @@ from fixtures.run.options import RUN_OPTIONS
 from fixtures.run.outcome import get_failure_status, make_entry
 from fixtures.run.provenance import get_determinism
 from fixtures.run.stop import check as check_stop
+from fixtures.run.sweep import expand as expand_sweep
+from fixtures.run.tune import get_tuned_options, mark_tuned
 from fixtures.training.flops import get_mfu, get_peak_flops
 from fixtures.training.metrics import check_floor
 from fixtures.training.quality_curve import QualityCurve, check_eval_every
@@ -47,12 +49,15 @@ def pytest_generate_tests(metafunc):
                                                options["datasets"])
     for c in cases:
         check_floor(c.floor.metric, c.floor.value, where=c.id)
+    cases = expand_sweep(cases, options["sweep"], options["overrides"])  # --sweep: one case per value
+    cases = mark_tuned(cases, options["tune"], TIERS)  # --tune: ids ...-tuned-...
     cases = [dataclasses.replace(c, seed=s) for c in cases for s in options["seeds"]]
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
 
 
 BUSY_BYTES = 500 * 2**20  # as peft's own benchmark: above this the GPU is not ours alone
 OTHER_GPU_BYTES = pytest.StashKey[object]()
+TUNED = pytest.StashKey[dict]()  # --tune: the choice per method x dataset x model, shared by its seeds
 
 
 @pytest.fixture
@@ -105,6 +110,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                   variant=case.variant or None, **({"model": case.model} if case.model else {}),
                   **({"weights": COST_ONLY} if case.model in SHAPES else {}),
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
+                  **({"sweep": case.sweep} if case.sweep else {}),
                   floor_metric=case.floor.metric, floor_value=case.floor.value,
                   gpu_other_processes_bytes=request.node.stash.get(OTHER_GPU_BYTES, None),
                   determinism=get_determinism(), load_average_start=get_load())
@@ -114,9 +120,12 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         measure = False
     memory = PeakMemory(device, enabled=measure)
     try:
+        options, tuned = get_tuned_options(case, tier=TIERS[case.tier], options=run_options, device=device,
+                                           cache=request.config.stash.setdefault(TUNED, {}))  # --tune lr
+        record.update(tuned)
         with memory:
             try:
-                run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
+                run = build_run(case, tier=TIERS[case.tier], options=options, device=device)
             except (DataUnavailable, ModelUnavailable) as e:
                 pytest.skip(str(e))
             record.update(model=run.model_name, config=dataclasses.asdict(run.cfg),

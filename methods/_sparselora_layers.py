@@ -107,7 +107,8 @@ class State:
     """SparseLoRA's run state, kept on the model as ``model._sparselora``.
 
     ``context_length`` (a Python int from ``set_context``, or None) splits every sequence:
-    positions < context_length run sparse, the rest dense. ``tokens`` is the (batch, length)
+    positions < context_length run sparse, the rest dense. ``reference_gradient`` (Config.gradient
+    "reference") detaches the sparse positions' q/k/v base outputs and o's gathered input. ``tokens`` is the (batch, length)
     of the last training forward, for the accounting that ``after_step`` does per step.
     """
 
@@ -121,6 +122,7 @@ class State:
     sparse_steps: int = 0
     estimator_flops: int = 0
     estimator_seconds: float = 0.0
+    reference_gradient: bool = False
     handles: list = field(default_factory=list)
 
     def part(self, label: str):
@@ -220,7 +222,8 @@ def sliced_forward(module, x: torch.Tensor, *, role: str, block: Block, state: S
         with state.part("gather"):
             wi, bi = w[idx], None if bias is None else bias[idx]
         with state.part("gemm"):
-            ys = F.linear(xs, wi, bi)
+            # reference gradient: the base output of the sparse positions as under no_grad (q/k/v only)
+            ys = F.linear(xs.detach() if state.reference_gradient and not is_ffn else xs, wi, bi)
         if is_ffn:  # an ungated FFN (BERT): the intermediate stays narrow; no context split here
             return add(ys, get_lora_delta(module, xs, rows=idx))
         with state.part("scatter"):
@@ -233,6 +236,8 @@ def sliced_forward(module, x: torch.Tensor, *, role: str, block: Block, state: S
     with state.part("gather"):
         wi = w[:, idx]
         xs_cols = xs if narrow else xs[..., idx]
+        if state.reference_gradient and not narrow:  # o's gathered input as under no_grad (reference)
+            xs_cols = xs_cols.detach()
     with state.part("gemm"):
         ys = F.linear(xs_cols, wi, bias)
     y = join(ys, None if xd is None else F.linear(xd, w, bias))

@@ -38,6 +38,12 @@ def format_layers(layers) -> str:
     return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in runs)
 
 
+def get_preset_peak(name: str) -> tuple[float, float]:
+    """(FFN, attention) sparsity of the sparse layers of preset ``name``."""
+    (ffn_s, _), (attn_s, _) = SCHEDULES[name.removeprefix("llama3-8b-")]
+    return ffn_s, attn_s
+
+
 def get_preset_schedule(name: str, num_layers: int) -> tuple[list, list]:
     """Per-layer (FFN, attention) sparsity of preset ``name`` for a model of ``num_layers`` layers."""
     if name not in PRESETS:

@@ -31,9 +31,11 @@ from methods._common import adamw as make_optimizer  # noqa: F401  (a method hoo
 from methods._common import check_fraction, check_positive, weight_sparsity
 from methods._common import no_penalty as penalty  # noqa: F401
 from methods._sparselora_layers import ARCHITECTURES, State, account, get_layers, install, make_blocks
-from methods._sparselora_presets import PAPER_LORA, PRESETS, get_preset_schedule  # noqa: F401
+from methods._sparselora_presets import PAPER_LORA, PRESETS, get_preset_peak, get_preset_schedule  # noqa: F401
 from methods.lora import Config as LoraConfig
 from methods.lora import apply as apply_lora
+
+GRADIENTS = ("exact", "reference")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,14 @@ class Config(LoraConfig):
             position is sparse, so for a one-token answer every loss-bearing prediction runs sparse.
         preset: "" (none), or a paper schedule: "llama3-8b-math", "llama3-8b-csr" (32-layer models),
             "math", "csr" (scaled to the model's depth). Replaces ffn/attn_sparsity, dense_first/last.
+        sparsity_scale: multiplies every layer's FFN and attention sparsity (of the preset, the lists
+            or the two fractions), so one number moves the whole schedule (the frontier sweep);
+            1.0 = the schedule as given. Every scaled value must stay below 1.
+        gradient: "exact" (default): the gradient reaches earlier layers through every sliced GEMM.
+            "reference": as the paper's reference code, the sparse positions' q/k/v base outputs
+            and the o projection's gathered input carry no gradient (computed as under no_grad), so
+            context tokens' gradients reach earlier layers through the attention only by LoRA;
+            less backward work, a different (inexact) gradient. FFN blocks are exact in both.
     """
 
     ffn_sparsity: float = 0.9
@@ -71,6 +81,8 @@ class Config(LoraConfig):
     context_aware: bool = False
     dense_scored: bool = False
     preset: str = ""
+    sparsity_scale: float = 1.0
+    gradient: str = "exact"
 
     def __post_init__(self):
         super().__post_init__()
@@ -97,12 +109,31 @@ class Config(LoraConfig):
         if self.preset not in ("", *PRESETS):
             raise ValueError(f"methods.sparselora.Config.preset={self.preset!r}: use one of {', '.join(PRESETS)} "
                              f"(or '' for none)")
+        if self.gradient not in GRADIENTS:
+            raise ValueError(f"methods.sparselora.Config.gradient={self.gradient!r}: use one of {', '.join(GRADIENTS)}")
+        if not 0 <= self.sparsity_scale or self.sparsity_scale * get_peak_sparsity(self) >= 1:
+            raise ValueError(f"methods.sparselora.Config.sparsity_scale={self.sparsity_scale!r}: must be >= 0 and "
+                             f"keep every scaled sparsity below 1 (the schedule's largest is "
+                             f"{get_peak_sparsity(self):g}: scale < {1 / max(get_peak_sparsity(self), 1e-9):.3g})")
         if self.preset and (self.layer_ffn_sparsity or self.layer_attn_sparsity):
             raise ValueError(f"methods.sparselora.Config.preset={self.preset!r} gives the per-layer schedule; "
                              f"leave layer_ffn_sparsity / layer_attn_sparsity empty")
 
 
+def get_peak_sparsity(cfg) -> float:
+    """The largest sparsity of any layer in the schedule before ``sparsity_scale``."""
+    if cfg.preset:
+        return max(get_preset_peak(cfg.preset))
+    return max((cfg.ffn_sparsity, cfg.attn_sparsity, *cfg.layer_ffn_sparsity, *cfg.layer_attn_sparsity))
+
+
 def get_schedule(cfg: Config, num_layers: int) -> tuple[list, list]:
+    """Per-layer (ffn, attention) sparsity times ``sparsity_scale``."""
+    ffn, attn = get_unscaled_schedule(cfg, num_layers)
+    return [v * cfg.sparsity_scale for v in ffn], [v * cfg.sparsity_scale for v in attn]
+
+
+def get_unscaled_schedule(cfg: Config, num_layers: int) -> tuple[list, list]:
     """Per-layer (ffn, attention) sparsity: the preset, else the explicit lists, else dense ends and uniform middle."""
     if cfg.preset:
         return get_preset_schedule(cfg.preset, num_layers)
@@ -141,7 +172,8 @@ def apply(model: torch.nn.Module, cfg: Config, *, task_type: str) -> torch.nn.Mo
     ffn, attn = get_schedule(cfg, num_layers)
     blocks, targets = make_blocks(hf_model, model_type=model_type, ffn_sparsity=ffn, attn_sparsity=attn, rank=cfg.svd_rank)
     causal_lm = task_type == "CAUSAL_LM"
-    state = State(blocks=blocks, active=cfg.dense_warmup == 0, context_aware=cfg.context_aware and causal_lm)
+    state = State(blocks=blocks, active=cfg.dense_warmup == 0, context_aware=cfg.context_aware and causal_lm,
+                  reference_gradient=cfg.gradient == "reference")
     install(hf_model, blocks, targets, state=state)
     model._sparselora = state
     return model
@@ -231,5 +263,6 @@ def stats(model: torch.nn.Module, cfg: Config) -> dict:
         "estimator_flops": state.estimator_flops,
         "estimator_seconds": state.estimator_seconds,
         "dense_steps": state.dense_steps,
+        "sparselora_gradient": cfg.gradient,
         "sparse_steps": state.sparse_steps,
     }

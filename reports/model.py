@@ -230,5 +230,7 @@ class ReportModel:
     regression: Regression | None = None
     verdicts: list = field(default_factory=list)
     scale: object = None
+    frontier: object = None  # reports.frontier: quality against the fraction skipped, or None
+    tuning: object = None  # reports.tuning: --tune lr's choices, or None
     input_notes: list = field(default_factory=list)
     cost_of_use: object = None

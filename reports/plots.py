@@ -6,6 +6,7 @@ and text kept as escaped <text> elements (comments, which would echo labels verb
 
 import io
 import re
+import warnings
 
 import matplotlib
 
@@ -44,7 +45,9 @@ def get_svg(fig, name: str) -> str:
     buf = io.StringIO()
     with plt.rc_context({"svg.hashsalt": name}):
         # tight_layout costs one layout pass; bbox_inches="tight" would render the figure twice.
-        fig.tight_layout(pad=0.4)
+        with warnings.catch_warnings():  # labels too long to fit (e.g. sweep points): drawn as laid out
+            warnings.filterwarnings("ignore", "Tight layout not applied", UserWarning)
+            fig.tight_layout(pad=0.4)
         fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
     svg = buf.getvalue()

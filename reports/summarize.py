@@ -7,11 +7,13 @@ from reports import fmt, noise, plots, protocols, provenance, ranks
 from reports import labels as labels_
 from reports.cells import get_scaled, make_quality_cell, make_step_cell, make_weight_sparsity_cell
 from reports.cost_of_use import make_cost_of_use
+from reports.frontier import make_frontier_section
 from reports.load import Row
 from reports.memory import get_case_rss
 from reports.model import Cell, ClassTable, Column, DatasetSection, Failure, MethodRow, ReportModel
 from reports.scale import make_scale_section
 from reports.stats import mcnemar_test, summarize_values, welch_t_test
+from reports.tuning import make_tuning_section
 from reports.verdict import get_verdicts, is_cost_only
 
 REFERENCE_METHOD = "lora"
@@ -386,4 +388,6 @@ def summarize(rows: list[Row], *, with_plots: bool = True, title: str = "PEFT be
         verdicts=get_verdicts(rows),
         scale=make_scale_section(rows, with_plots=with_plots),
         cost_of_use=make_cost_of_use(rows, with_plots=with_plots),
+        frontier=make_frontier_section(rows, with_plots=with_plots),
+        tuning=make_tuning_section(rows, with_plots=with_plots),
     )

@@ -1,0 +1,186 @@
+"""The sparsity frontier: quality against the fraction skipped, per dataset and model.
+
+For each sparsity method (SparseLoRA: the fraction of base FLOPs skipped, ``compute_sparsity``;
+``lora_prune``: the adapter's weight sparsity, ``adapter_weight_sparsity``) and each dataset x
+model x hardware x tier where LoRA ran too, every case of the method (each --sweep point, and
+the unswept case) is a point: mean quality over seeds with its 95% t-interval, and its speed-up
+over LoRA's step time (the report's: median step, mean over seeds). LoRA's interval is drawn as a band. The sentence names the
+largest fraction skipped whose quality interval overlaps LoRA's (a lenient test: overlapping
+intervals do not prove equal quality; with one seed, the point itself must lie in LoRA's band).
+
+Reads result rows only.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from reports import fmt, noise, plots
+from reports.load import Row
+from reports.model import Plot
+from reports.stats import Summary, summarize_values
+
+plt = plots.plt
+REFERENCE = "lora"
+# method -> (the sparsity key it records, what the x axis measures, the sentence's phrase)
+KINDS = {
+    "sparselora": ("compute_sparsity", "base FLOPs skipped", "of base FLOPs skipped"),
+    "lora_prune": ("adapter_weight_sparsity", "adapter weight sparsity", "adapter weight sparsity"),
+}
+NAMES = {"sparselora": "SparseLoRA", "lora_prune": "lora_prune"}
+
+
+@dataclass
+class Point:
+    """One case of a sparsity method, over its seeds.
+
+    Args:
+        label: the case's method label (with its sweep tag).
+        x: mean fraction skipped (0-1).
+        quality: accuracy (or perplexity) over seeds, in the report's units.
+        speedup: LoRA's mean step time / this point's (None where either is missing).
+        overlaps: its quality interval overlaps LoRA's.
+    """
+
+    label: str
+    x: float
+    quality: Summary
+    speedup: float | None
+    overlaps: bool
+
+
+@dataclass
+class Frontier:
+    """One method's frontier on one dataset x model x hardware x tier."""
+
+    method: str
+    where: str
+    metric: str
+    reference: Summary
+    points: list
+    sentence: str
+    plot: Plot | None = None
+
+
+@dataclass
+class FrontierSection:
+    """What the template shows."""
+
+    frontiers: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+def get_interval(s: Summary) -> tuple[float, float]:
+    return (s.mean, s.mean) if s.ci_low is None else (s.ci_low, s.ci_high)
+
+
+def get_metric(rows: list[Row]) -> str | None:
+    for metric in ("accuracy", "perplexity"):
+        if any(fmt.is_num(r.extra.get(metric)) for r in rows):
+            return metric
+    return None
+
+
+def get_mean(values: list) -> float | None:
+    values = [v for v in values if fmt.is_num(v)]
+    return sum(values) / len(values) if values else None
+
+
+def get_step_seconds(rows: list[Row]) -> float | None:
+    """The report's step time (median step, mean over seeds: ``reports.noise``)."""
+    measure = noise.get_step_time(rows)
+    return measure.value if measure else None
+
+
+def make_point(label: str, rows: list[Row], *, key: str, metric: str, scale: float, reference: Summary,
+               reference_step: float | None) -> Point | None:
+    runs = [r for r in rows if r.measured and fmt.is_num(r.extra.get(metric)) and fmt.is_num(r.extra.get(key))]
+    if not runs:
+        return None
+    quality = summarize_values([r.extra[metric] * scale for r in runs])
+    step = get_step_seconds(runs)
+    low, high = get_interval(quality)
+    ref_low, ref_high = get_interval(reference)
+    return Point(label, get_mean([r.extra[key] for r in runs]), quality,
+                 reference_step / step if reference_step and step else None, low <= ref_high and high >= ref_low)
+
+
+def get_sentence(method: str, points: list, metric: str) -> str:
+    """ "SparseLoRA keeps LoRA's accuracy up to x% of base FLOPs skipped, at y× speed", or what it loses."""
+    name, phrase = NAMES[method], KINDS[method][2]
+    kept = [p for p in points if p.overlaps]
+    if kept:
+        p = max(kept, key=lambda p: p.x)
+        speed = f", at {p.speedup:.2f}× LoRA's speed" if p.speedup else ""
+        return f"{name} keeps LoRA's {metric} up to {100 * p.x:.1f}% {phrase}{speed} ({p.label})."
+    p = min(points, key=lambda p: p.x)
+    return (f"{name} does not keep LoRA's {metric} at any point measured: its mildest, {100 * p.x:.1f}% {phrase} "
+            f"({p.label}), has {metric} {p.quality.mean:.2f}, outside LoRA's interval.")
+
+
+def make_plot(frontier: Frontier, *, name: str) -> Plot:
+    """Quality (top) and speed-up over LoRA (bottom) against the fraction skipped; LoRA's interval a band."""
+    points = sorted(frontier.points, key=lambda p: p.x)
+    xs = [100 * p.x for p in points]
+    low, high = get_interval(frontier.reference)
+    with plt.rc_context(plots.RC):
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.8, 3.8), sharex=True, height_ratios=(2, 1))
+        top.axhspan(low, high, color="0.85", label=f"LoRA 95% interval (n={frontier.reference.n})")
+        top.axhline(frontier.reference.mean, color="0.5", linewidth=0.8)
+        ys = [p.quality.mean for p in points]
+        errs = [(p.quality.mean - get_interval(p.quality)[0]) for p in points]
+        top.errorbar(xs, ys, yerr=errs if any(errs) else None, fmt="o-", color=plots.COLORS[0], capsize=3,
+                     label=NAMES[frontier.method])
+        top.set_ylabel(frontier.metric)
+        top.legend(fontsize=7, frameon=False, loc="best")
+        speed = [(x, p.speedup) for x, p in zip(xs, points) if p.speedup]
+        if speed:
+            bottom.plot(*zip(*speed), "o-", color=plots.COLORS[1])
+        bottom.axhline(1.0, color="0.5", linewidth=0.8)
+        bottom.set_ylabel("× LoRA speed")
+        bottom.set_xlabel(f"% {KINDS[frontier.method][1]}")
+        svg = plots.get_svg(fig, name)
+    return Plot(f"{NAMES[frontier.method]} frontier · {frontier.where}", svg,
+                "Top: quality (mean over seeds, 95% interval as bars) against the fraction skipped; the grey band "
+                "is LoRA's 95% interval over its seeds. Bottom: LoRA's step time divided by the point's.")
+
+
+def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> FrontierSection | None:
+    """A frontier per sparsity method and dataset x model x hardware x tier with LoRA beside it; None if none."""
+    groups: dict = defaultdict(list)
+    for r in rows:
+        groups[(r.dataset, r.model, r.hardware, r.tier)].append(r)
+    section = FrontierSection()
+    for (dataset, model, hardware, tier), group in sorted(groups.items()):
+        lora = [r for r in group if r.method == REFERENCE and r.measured]
+        metric = get_metric(lora)
+        if metric is None:
+            continue
+        scale = 100.0 if metric == "accuracy" else 1.0
+        reference = summarize_values([r.extra[metric] * scale for r in lora if fmt.is_num(r.extra.get(metric))])
+        reference_step = get_step_seconds(lora)
+        for method, (key, _, _) in KINDS.items():
+            by_label: dict = defaultdict(list)
+            for r in group:
+                if r.extra.get("method") == method:
+                    by_label[r.method].append(r)
+            points = [p for label, runs in sorted(by_label.items())
+                      if (p := make_point(label, runs, key=key, metric=metric, scale=scale, reference=reference,
+                                          reference_step=reference_step))]
+            if not points:
+                continue
+            shown = "accuracy (%)" if metric == "accuracy" else metric
+            frontier = Frontier(method, f"{dataset} · {model} · {hardware} / {tier}", shown, reference, points,
+                                get_sentence(method, points, metric))
+            if with_plots:
+                frontier.plot = make_plot(frontier, name=f"frontier-{method}-{len(section.frontiers)}")
+            section.frontiers.append(frontier)
+    if not section.frontiers:
+        return None
+    section.notes = [
+        "Each point is one case of the method (a --sweep value, or the unswept case), averaged over its seeds. "
+        "\"Keeps LoRA's accuracy\" means the point's 95% interval overlaps LoRA's: a lenient reading, "
+        "not a test of equality; with one seed a point is its own interval.",
+        "Speed-up is LoRA's step time (median step, mean over seeds) over the point's, on the same hardware "
+        "and tier.",
+    ]
+    return section
