@@ -75,7 +75,7 @@ def test_a_failed_case_frees_its_memory_before_the_next_starts(pytester, monkeyp
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA")
     # with isolation the next case runs; without it, the fake check sees the failed case's model
     result.stdout.fnmatch_lines(["PASSED test_isolation.py::test_the_next_case",
-                                 "ERROR test_plain.py::test_the_next_case - AssertionError: device already holds*"])
+                                 "ERROR test_plain.py::test_the_next_case - AssertionError: device already hold*"])
     result.assert_outcomes(passed=1, failed=3, errors=2)  # plain: the error case cannot even start
 
 
