@@ -3,9 +3,12 @@
 pytest keeps the last failure (``sys.last_traceback``) until the next test's call phase, and
 its frames hold the failed case's model. On the CPU a fake device check stands in for
 ``torch.cuda.memory_allocated``: it counts the cases' objects still alive. On a GPU the
-same run uses the real check (``fixtures.run.isolation.get_held_bytes``).
+same run uses the real check (``fixtures.run.isolation.get_held_bytes``). And the runs that
+unit tests start save into temporary storage (``tests/conftest.py``), not the user's results.
 """
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,12 @@ def test_on_the_gpu_a_failed_case_frees_its_memory(pytester, monkeypatch):
     pytester.makepyfile(test_isolation="DEVICE = 'cuda'\nCHECK = 'isolation'\n" + CASES)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=2)
+
+
+def test_runs_that_tests_start_save_into_temporary_storage(results_in_temporary_storage, tmp_path):
+    (tmp_path / "test_timed.py").write_text("def test_timed(benchmark):\n    benchmark.pedantic(int, rounds=1)\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--benchmark-autosave", "-q",
+                          "test_timed.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert list(results_in_temporary_storage.rglob("0001_*.json"))  # the autosave went there
+    assert not (tmp_path / ".benchmarks").exists()  # not into the working folder's .benchmarks
