@@ -1,0 +1,57 @@
+"""Inputs the reliability audit found accepted or refused too late: each is now refused up
+front, naming the option, field or cell and the fix."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from fixtures.data.custom import get_schema
+from fixtures.data.datasets import DataError, make_custom_task
+from fixtures.run.options import get_run_options, parse_seeds
+from fixtures.training.settings import TrainSettings
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("max_grad_norm", -1.0, "TrainSettings.max_grad_norm=-1.0: must be > 0"),  # reversed training
+    ("inference_rounds", 0, "TrainSettings.inference_rounds=0: must be >= 1"),  # refused after training before
+    ("time_limit_s", float("nan"), "TrainSettings.time_limit_s=nan: must be a finite number"),  # limit disabled
+    ("warmup_ratio", float("nan"), "TrainSettings.warmup_ratio=nan"),
+])
+def test_settings_that_break_a_run_are_refused_by_name(field, value, expected):
+    with pytest.raises(ValueError, match=expected.replace("(", r"\(").replace(".", r"\.")):
+        TrainSettings(**{field: value})
+
+
+def test_a_seed_outside_numpys_range_is_a_usage_error():
+    with pytest.raises(pytest.UsageError, match=r"seed 99999999999999999999 is outside 0\.\.4294967295"):
+        parse_seeds("0,99999999999999999999")
+    with pytest.raises(pytest.UsageError, match="seed -1 is outside"):
+        parse_seeds("-1")
+    assert parse_seeds(f"0,{2**32 - 1}") == [0, 2**32 - 1]
+
+
+def test_limit_train_zero_is_a_usage_error_not_no_limit(tmp_path):
+    options = {"seeds": "0", "model": [], "dataset": [], "overrides": [], "limit_train": 0, "limit_eval": None,
+               "data_dir": None, "benchmark_json": None, "custom_floor_margin": 0.05}
+    config = SimpleNamespace(getoption=lambda name, default=None: options.get(name, default), rootpath=tmp_path,
+                             getini=lambda name: [])
+    with pytest.raises(pytest.UsageError, match="--limit-train 0: must be >= 1 \\(leave it out for no limit\\)"):
+        get_run_options(config)
+
+
+def test_a_dataset_json_holding_a_list_says_it_must_be_an_object(tmp_path):
+    (tmp_path / "dataset.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(ValueError, match="must be a JSON object .* got a list") as error:
+        get_schema(tmp_path)
+    assert "unknown key" not in str(error.value)
+
+
+def test_a_typo_in_an_integer_label_is_refused_not_a_new_class(tmp_path):
+    rows = ["text\tlabel", "good\t1", "bad\t0", "fine\t1x", "awful\t0"]
+    (tmp_path / "train.tsv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "test.tsv").write_text("text\tlabel\nok\t1\nno\t0\n")
+    with pytest.raises(DataError, match=r"train\.tsv:4: label '1x' is not an integer class id"):
+        make_custom_task(str(tmp_path))
+    (tmp_path / "train.tsv").write_text("text\tlabel\ngood\tpos\nbad\tneg\n")  # names throughout: still fine
+    assert make_custom_task(str(tmp_path)).num_labels == 2
