@@ -198,7 +198,7 @@ def load_file(path: str | Path) -> list[Row]:
             check_entry(bench, index, path)
     source = Source(
         path=get_portable_path(path),
-        machine_info=data.get("machine_info") or {},
+        machine_info=data["machine_info"] if isinstance(data.get("machine_info"), dict) else {},  # a string: none
         commit_info=data.get("commit_info") or {},
         datetime=str(data.get("datetime", "")),
         version=str(data.get("version", "")),

@@ -55,3 +55,42 @@ def test_a_typo_in_an_integer_label_is_refused_not_a_new_class(tmp_path):
         make_custom_task(str(tmp_path))
     (tmp_path / "train.tsv").write_text("text\tlabel\ngood\tpos\nbad\tneg\n")  # names throughout: still fine
     assert make_custom_task(str(tmp_path)).num_labels == 2
+
+
+def test_a_recovered_run_names_its_journal_without_an_absolute_path(tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from pytest_benchmark.storage.file import FileStorage
+
+    from fixtures.run.journal import recover
+    from reports.journal import HEADER_KEY
+
+    monkeypatch.chdir(tmp_path)
+    logger = SimpleNamespace(info=lambda *a, **k: None)
+    storage = FileStorage(tmp_path / ".benchmarks", logger=logger, default_machine_id="machine")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    journal = tmp_path / ".benchmarks" / "machine" / f"journal_20261201_000000_{dead.pid}.jsonl"
+    journal.parent.mkdir(parents=True)
+    lines = [{HEADER_KEY: 1, "machine_info": {}, "commit_info": {}}, {"name": "a", "extra_info": {"case_id": "a"}}]
+    journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (saved,) = recover(SimpleNamespace(storage=storage), lambda text: None)
+    recovered_from = json.loads(saved.read_text())["recovered_from"]
+    assert recovered_from == os.path.join(".benchmarks", "machine", journal.name)
+
+
+def test_reports_survive_a_string_machine_info_and_refuse_a_csv_output(tmp_path):
+    from reports.build import main
+
+    result = {"machine_info": "a string", "commit_info": {}, "benchmarks": [
+        {"name": "test_finetune[lora-sst2-tiny-cpu-seed0]", "extra_info": {"case_id": "lora-sst2-tiny-cpu-seed0",
+                                                                          "status": "passed", "accuracy": 0.9},
+         "stats": None}]}
+    (tmp_path / "run.json").write_text(json.dumps(result))
+    assert main([str(tmp_path / "run.json"), "-o", str(tmp_path / "out" / "index.html")]) == 0
+    csv = tmp_path / "out" / "index.csv"
+    before = csv.read_text()
+    assert main([str(tmp_path / "run.json"), "-o", str(csv)]) == 2  # would have overwritten the CSV with HTML
+    assert csv.read_text() == before
