@@ -94,3 +94,31 @@ def test_reports_survive_a_string_machine_info_and_refuse_a_csv_output(tmp_path)
     before = csv.read_text()
     assert main([str(tmp_path / "run.json"), "-o", str(csv)]) == 2  # would have overwritten the CSV with HTML
     assert csv.read_text() == before
+
+
+def test_a_truncated_safetensors_file_is_named_and_a_bad_input(tmp_path):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from fixtures.models.real_models import ModelError, make_real_model
+    from fixtures.run.outcome import get_failure_status
+
+    config = BertConfig(vocab_size=30, hidden_size=8, num_hidden_layers=1, num_attention_heads=1, intermediate_size=8)
+    BertForSequenceClassification(config).save_pretrained(tmp_path)
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]))
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:20])  # cut mid-header
+    with pytest.raises(ModelError, match=f"cannot read {weights}.*damaged or incomplete") as error:
+        make_real_model(str(tmp_path), kind="classification", num_labels=2)
+    assert get_failure_status(error.value) == "bad_input"
+
+
+def test_a_bad_dataset_json_and_bad_data_are_bad_input_not_a_bug(tmp_path):
+    from fixtures.data.custom import SchemaError
+    from fixtures.run.outcome import get_failure_status
+
+    (tmp_path / "dataset.json").write_text(json.dumps({"nope": 1}))
+    with pytest.raises(SchemaError) as error:
+        get_schema(tmp_path)
+    assert get_failure_status(error.value) == "bad_input"
+    assert get_failure_status(DataError("x.tsv:3: bad")) == "bad_input"
+    assert get_failure_status(RuntimeError("a bug")) is None  # still "error", with its traceback

