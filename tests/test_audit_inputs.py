@@ -122,3 +122,12 @@ def test_a_bad_dataset_json_and_bad_data_are_bad_input_not_a_bug(tmp_path):
     assert get_failure_status(error.value) == "bad_input"
     assert get_failure_status(DataError("x.tsv:3: bad")) == "bad_input"
     assert get_failure_status(RuntimeError("a bug")) is None  # still "error", with its traceback
+
+
+def test_an_unterminated_csv_quote_is_reported_where_it_opens(tmp_path):
+    from fixtures.data.datasets import read_delimited
+
+    rows = ["text,label", "good,1", '"bad,0', "fine,1", "awful,0", "ok,1"]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"train\.csv:3: a quote opened in this row is never closed"):
+        read_delimited(tmp_path / "train.csv")
