@@ -12,7 +12,7 @@ from fixtures.run.launcher import follow_launcher
 from fixtures.run.options import RUN_OPTIONS, get_empty_selection_hint, get_recorded_options, get_run_options
 from fixtures.run.provenance import get_git_commit, get_portable, get_versions
 from fixtures.run.results_files import RESULTS_LOST, keep_untimed_cases, make_results_atomic, say
-from fixtures.run.skips import MESSAGE, get_all_skipped_message, note_outcome
+from fixtures.run.skips import MESSAGE, get_all_skipped_message, get_ci_skip_message, note_outcome
 from fixtures.run.sweep import check_selected
 from methods import METHODS
 
@@ -156,15 +156,18 @@ def pytest_sessionstart(session):
 def pytest_sessionfinish(session, exitstatus):
     """A --benchmark-json that could not be written fails the run (the results went elsewhere:
     pytest-benchmark's own sessionfinish, which saves, has run by now); so does a run whose
-    every case skipped for missing data (fixtures.run.skips)."""
+    every case skipped for missing data, or, in CI, any ci-tier case that skipped (fixtures.run.skips)."""
     if RESULTS_LOST in session.config.stash and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     options = session.config.stash.get(RUN_OPTIONS, {})
     message = get_all_skipped_message(session.config, options.get("data_dir"))
     if message and not session.config.getoption("allow_all_skipped"):  # an empty --data-dir is no success
         session.config.stash[MESSAGE] = message
-        if session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    message = get_ci_skip_message(session.config)  # in CI the ci tier never skips
+    if message:
+        session.config.stash[MESSAGE] = "\n".join(filter(None, [session.config.stash.get(MESSAGE, ""), message]))
+    if MESSAGE in session.config.stash and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):

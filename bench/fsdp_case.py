@@ -25,6 +25,7 @@ from bench.matrix import TIERS, Case
 from fixtures.data.tasks import get_task
 from fixtures.models.shapes import COST_ONLY, SHAPES, get_shape_config
 from fixtures.run.cases import build_run, get_settings, set_seed, set_trainable_dtype
+from fixtures.run.launcher import set_parent_death_signal
 from fixtures.run.measure import PeakMemory
 from fixtures.run.outcome import get_failure_status
 from fixtures.training import distributed as D
@@ -213,4 +214,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    set_parent_death_signal()  # a rank ends with torchrun, even when torchrun is killed
     sys.exit(main(sys.argv[1:]))

@@ -23,6 +23,10 @@ Afterwards it prints who ran what, the wall time and cases per minute, and runs
     --out DIR      where shard JSONs, claims and the report go
                    (default .benchmarks/shards/<date-time>; must be new or empty)
 
+A first Ctrl-C, SIGTERM or SIGHUP reaches the running child (the cache warm-up or the
+workers) and nothing more starts: no worker ``all``, no report; a second one kills them.
+Children end with the launcher even when it is killed (``PR_SET_PDEATHSIG``).
+
 Exit status: the workers' worst pytest status (1 failures, 2 interrupted, ...); a
 worker left with nothing to run is fine. 5 only when no worker had any case; the
 report's status when the workers passed but merging failed.
@@ -41,10 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.run.claims import DEFER_ENV, WORKER_ENV, read_claims, read_deferred
-from fixtures.run.launcher import LAUNCHER_ENV
+from fixtures.run.launcher import LAUNCHER_ENV, set_parent_death_signal
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_TESTS = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
+INTERRUPTED = 2  # pytest.ExitCode.INTERRUPTED
 EXIT_MEANINGS = {0: "ok", 1: "failures", 2: "interrupted", 3: "internal error", 4: "usage error",
                  5: "no tests selected"}
 
@@ -143,10 +148,12 @@ def copy_prefixed(stream, prefix: str, lock: threading.Lock) -> None:
     stream.close()
 
 
-def forward_signals(procs: list[subprocess.Popen]) -> None:
-    """Ctrl-C/SIGTERM/SIGHUP reach every worker once, so each ends its run and saves its
-    finished cases; a second one kills them. Workers run in their own sessions, so a
-    terminal's Ctrl-C (or hangup) is not delivered to them twice."""
+def forward_signals(procs: list[subprocess.Popen]) -> list[int]:
+    """Ctrl-C/SIGTERM/SIGHUP reach every child in ``procs`` (a list the caller keeps adding
+    to: the cache-warm child, then the workers) once, so each ends its run and saves its
+    finished cases; a second one kills them. Children run in their own sessions, so a
+    terminal's Ctrl-C (or hangup) is not delivered to them twice. Returns the signals
+    received (a list that fills as they come): the launcher then starts nothing more."""
     received = []
 
     def handle(signum, frame):
@@ -154,19 +161,33 @@ def forward_signals(procs: list[subprocess.Popen]) -> None:
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signum) if len(received) == 1 else proc.kill()
-        what = "stopping workers (their finished cases are saved)" if len(received) == 1 else "killing workers"
+        what = "stopping (finished cases are saved)" if len(received) == 1 else "killing every child"
         print(f"[shard] signal {signum}: {what}", file=sys.stderr, flush=True)
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
     if hasattr(signal, "SIGHUP"):  # a closed terminal or SSH session: stop as for SIGTERM
         signal.signal(signal.SIGHUP, handle)
+    return received
+
+
+def start_child(command: list[str], env: dict, children: list, **popen) -> subprocess.Popen:
+    """Start a child in its own session that the kernel ends when this launcher dies (even by
+    SIGKILL: ``PR_SET_PDEATHSIG``), listed in ``children`` for the signal handler."""
+    proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=set_parent_death_signal, **popen)
+    children.append(proc)
+    return proc
 
 
 def run_workers(workers: list[Worker], pytest_args: list[str], out: Path, *, first: int = 0,
-                defer: bool = True) -> list[int]:
+                defer: bool = True, children: list | None = None) -> list[int]:
     """Start every worker, echo their output, wait for all; their exit statuses. ``first``:
-    the index of the first one's shard JSON; ``defer``: leave multigpu cases unclaimed."""
+    the index of the first one's shard JSON; ``defer``: leave multigpu cases unclaimed;
+    ``children``: the list the signal handler forwards to (default: a new one, installed)."""
+    if children is None:
+        children = []
+        forward_signals(children)
     lock = threading.Lock()
     procs, threads = [], []
     for index, worker in enumerate(workers, start=first):
@@ -174,13 +195,11 @@ def run_workers(workers: list[Worker], pytest_args: list[str], out: Path, *, fir
         print(f"[shard] {worker.name}: CUDA_VISIBLE_DEVICES={worker.devices!r} {shlex.join(command[1:])}", flush=True)
         env = get_worker_env(worker, len(workers))
         env.update({DEFER_ENV: "1"} if defer else {})
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                                errors="replace", start_new_session=True)
+        proc = start_child(command, env, children, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           errors="replace")
         procs.append(proc)
         threads.append(threading.Thread(target=copy_prefixed, args=(proc.stdout, f"[{worker.name}]", lock), daemon=True))
         threads[-1].start()
-    forward_signals(procs)
     codes = [proc.wait() for proc in procs]
     for thread in threads:
         thread.join(timeout=5)
@@ -219,10 +238,13 @@ def make_report(out: Path) -> int:
     return subprocess.run(command, env=get_child_env(), check=False).returncode
 
 
-def warm_caches(*, real: bool) -> int:
+def get_warm_command(*, real: bool) -> list[str]:
+    return [sys.executable, "-m", "fixtures.run.warm", *(["--real"] if real else [])]
+
+
+def warm_caches(*, real: bool, children: list) -> int:
     """Fill the model caches once, before the workers would all fill them at once."""
-    command = [sys.executable, "-m", "fixtures.run.warm", *(["--real"] if real else [])]
-    return subprocess.run(command, env=get_child_env(CUDA_VISIBLE_DEVICES=""), check=False).returncode
+    return start_child(get_warm_command(real=real), get_child_env(CUDA_VISIBLE_DEVICES=""), children).wait()
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -252,19 +274,30 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists() and any(out.iterdir()):
         parser.error(f"--out {out}: already holds files; give a new or empty folder (claims are per run)")
     (out / "claims").mkdir(parents=True)
-    if not args.no_warm and warm_caches(real=args.warm_real) != 0:
+    children: list[subprocess.Popen] = []
+    received = forward_signals(children)  # from here on a signal stops everything, children included
+    if not args.no_warm and warm_caches(real=args.warm_real, children=children) != 0:
+        if received:
+            print(f"[shard] stopped by signal {received[0]} while warming the caches; no worker started",
+                  file=sys.stderr, flush=True)
+            return INTERRUPTED
         print("[shard] warming the caches failed; see above", file=sys.stderr)
         return 3
     start = time.perf_counter()
-    codes = run_workers(workers, pytest_args, out)
+    codes = run_workers(workers, pytest_args, out, children=children) if not received else []
     deferred = read_deferred(out / "claims")
+    if received:  # a stop request: nothing more starts (no worker "all", no report)
+        left = f"; {len(deferred)} multi-GPU case(s) not run" if deferred else ""
+        print(f"[shard] stopped by signal {received[0]}{left}; the finished cases are in {out}; "
+              f"merge them with: python -m reports {out}/shard-*.json", file=sys.stderr, flush=True)
+        return get_exit_status(codes) or INTERRUPTED
     if deferred:
         # cases with gpus=N > 1 need several GPUs at once: the workers left them; one more
         # pytest process runs them now, one at a time, seeing every GPU of the run
         every = Worker("all", ",".join(w.devices for w in workers if w.devices))
         print(f"[shard] {len(deferred)} multi-GPU case(s) left by the workers: running them on "
               f"{every.devices or 'the CPU'}, one at a time", flush=True)
-        codes += run_workers([every], pytest_args, out, first=len(workers), defer=False)
+        codes += run_workers([every], pytest_args, out, first=len(workers), defer=False, children=children)
         workers = [*workers, every]
     wall_s = time.perf_counter() - start
     print(make_summary(workers, codes, read_claims(out / "claims"), wall_s), flush=True)

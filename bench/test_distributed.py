@@ -76,8 +76,13 @@ def test_distributed(dcase, hardware, run_options, benchmark, request, unfinishe
     spec_path = out_dir / "spec.json"
     spec_path.write_text(json.dumps(get_spec(case, run_options), default=str), encoding="utf-8")
     timeout = float(os.environ.get("PEFT_BENCH_LAUNCH_TIMEOUT", LAUNCH_TIMEOUT_S))
-    outcome = launch("bench.fsdp_case", case.gpus, [str(spec_path), str(out_dir)], out_dir=out_dir,
-                     gpu=case.hardware == "gpu", timeout_s=timeout)
+    try:
+        outcome = launch("bench.fsdp_case", case.gpus, [str(spec_path), str(out_dir)], out_dir=out_dir,
+                         gpu=case.hardware == "gpu", timeout_s=timeout)
+    except KeyboardInterrupt as error:  # a stop request: torchrun and its ranks are ended
+        record.update(status="interrupted", floor_passed=False, error=f"interrupted: {error}")
+        unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))
+        raise
     record.update(launch_seconds=outcome.wall_seconds, launch_exit_code=outcome.exit_code, world_size=case.gpus,
                   load_average_end=get_load())
     if outcome.record is None:

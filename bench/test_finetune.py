@@ -24,6 +24,7 @@ from fixtures.run.cases import build_run, get_footprint, get_settings, set_seed
 from fixtures.run.cost_of_use import CostOfUse
 from fixtures.run.energy import SCOPE, EnergyMeter, get_energy_record
 from fixtures.run.hardware import get_load, get_other_processes_gpu_bytes, get_unmet_need
+from fixtures.run.isolation import BUSY_BYTES, check_free, end_case
 from fixtures.run.measure import PeakMemory, release
 from fixtures.run.options import RUN_OPTIONS
 from fixtures.run.outcome import get_failure_status, make_entry
@@ -55,7 +56,6 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in cases])
 
 
-BUSY_BYTES = 500 * 2**20  # as peft's own benchmark: above this the GPU is not ours alone
 OTHER_GPU_BYTES = pytest.StashKey[object]()
 TUNED = pytest.StashKey[dict]()  # --tune: the choice per method x dataset x model, shared by its seeds
 
@@ -67,14 +67,13 @@ def device(case, hardware, request):
     if reason:
         pytest.skip(reason)
     dev = torch.device("cuda" if case.needs_cuda else "cpu")
-    if dev.type == "cuda" and torch.cuda.memory_allocated(dev) > BUSY_BYTES:
-        pytest.fail(f"GPU already holds {torch.cuda.memory_allocated(dev) / 2**20:.0f} MiB before {case.id}")
+    check_free(dev, case.id)  # first frees what a failed case left (fixtures.run.isolation)
     others = get_other_processes_gpu_bytes(dev.index or 0) if dev.type == "cuda" else None
     if others and others > BUSY_BYTES and request.config.getoption("refuse_busy_gpu"):
         pytest.skip(f"other processes hold {others / 2**20:.0f} MiB on the GPU (--refuse-busy-gpu); free it first")
     request.node.stash[OTHER_GPU_BYTES] = others
     yield dev
-    release(dev)
+    end_case(dev)  # passed or failed: its model and tensors go
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -131,6 +131,10 @@ def get_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
+    if args.output.suffix.lower() == ".csv":  # the CSV goes beside the HTML, under the same name
+        print(f"error: -o {args.output}: give the HTML file's name, e.g. {args.output.with_suffix('.html')}; "
+              f"the CSV is written beside it as {args.output}", file=sys.stderr)
+        return 2
     if args.output.is_dir():
         print(f"error: -o {args.output} is a folder; give the HTML file's name, e.g. {args.output / 'index.html'}",
               file=sys.stderr)

@@ -51,8 +51,9 @@ class Row:
         case_id: e.g. "lora-sst2-tiny-cpu-seed0" (the test name when extra_info lacks it).
         method, dataset, tier, hardware, model: the case's identity ("?" where unknown).
         seed: the seed (None where unknown).
-        status: "passed", "failed_floor", "oom", "diverged", "timeout", "error" (a bug,
-            with its message), "skipped" or "unknown".
+        status: "passed", "failed_floor", "oom", "diverged", "timeout", "bad_input" (a model
+            or dataset given that cannot be used), "error" (a bug, with its message), "skipped"
+            or "unknown".
         latency: pytest-benchmark's inference latency stats (seconds).
         extra: the benchmark's extra_info, untouched.
         source: the file it came from.
@@ -198,7 +199,7 @@ def load_file(path: str | Path) -> list[Row]:
             check_entry(bench, index, path)
     source = Source(
         path=get_portable_path(path),
-        machine_info=data.get("machine_info") or {},
+        machine_info=data["machine_info"] if isinstance(data.get("machine_info"), dict) else {},  # a string: none
         commit_info=data.get("commit_info") or {},
         datetime=str(data.get("datetime", "")),
         version=str(data.get("version", "")),

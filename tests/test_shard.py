@@ -3,9 +3,11 @@
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -286,3 +288,87 @@ def test_a_worker_ends_when_its_launcher_is_killed():
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the orphaned worker kept running")
+
+
+# A launcher whose children are sleepers: the cache warm-up, one worker, and a multi-GPU case
+# left for worker "all"; each sleeper prints its pid and "ready", and exits 2 on SIGTERM or SIGHUP.
+SLEEPER = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(2))
+signal.signal(signal.SIGHUP, lambda *a: sys.exit(2))
+print(os.getpid(), "ready", sys.argv[1], flush=True)
+time.sleep(120)
+"""
+LAUNCHER = """
+import sys
+from pathlib import Path
+from bench import shard
+sleeper = [sys.executable, "-c", SLEEPER]
+shard.get_warm_command = lambda real: [*sleeper, "warm"]
+shard.get_pytest_command = lambda worker, index, args, out: [*sleeper, worker.name]
+shard.read_deferred = lambda folder: ["lora-sst2-tiny-cpu-gpus2-seed0"]
+sys.exit(shard.main(sys.argv[1:]))
+"""
+
+
+def start_launcher(tmp_path, *args):
+    script = f"SLEEPER = {SLEEPER!r}\n" + LAUNCHER
+    return subprocess.Popen([sys.executable, "-c", script, "--gpus", "cpu:1", "--out", str(tmp_path / "out"), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def wait_for_sleeper(launcher, name: str) -> int:
+    """The pid of the sleeper ``name``, read from the launcher's output."""
+    for line in launcher.stdout:
+        if line.endswith(f"ready {name}\n"):
+            return int(line.split()[-3])
+        if line.startswith("[shard] all:"):
+            break
+    raise AssertionError(f"no sleeper {name}: {launcher.stderr.read()[-2000:]}")
+
+
+def assert_gone(pid: int, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().split()[2] == "Z":  # ended; a zombie until reaped
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"child {pid} kept running")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_the_first_signal_stops_the_launcher_and_starts_nothing_more(tmp_path, signum):
+    launcher = start_launcher(tmp_path, "--no-warm")
+    worker = wait_for_sleeper(launcher, "cpu0")
+    launcher.send_signal(signum)
+    out, err = launcher.communicate(timeout=30)
+    assert launcher.returncode == 2, err
+    assert "ready all" not in out  # the multi-GPU case's worker never started
+    assert "1 multi-GPU case(s) not run" in err
+    assert_gone(worker)
+
+
+def test_a_signal_during_the_cache_warm_up_ends_the_warm_child_and_starts_no_worker(tmp_path):
+    launcher = start_launcher(tmp_path)
+    warm = wait_for_sleeper(launcher, "warm")
+    launcher.send_signal(signal.SIGTERM)
+    out, err = launcher.communicate(timeout=30)
+    assert launcher.returncode == 2 and "while warming the caches; no worker started" in err
+    assert "ready cpu0" not in out
+    assert_gone(warm)
+
+
+def test_the_warm_child_ends_when_its_launcher_is_killed(tmp_path):
+    launcher = start_launcher(tmp_path)
+    warm = wait_for_sleeper(launcher, "warm")
+    launcher.send_signal(signal.SIGKILL)  # no chance to pass a signal on: the kernel's parent-death signal
+    launcher.wait()
+    launcher.stdout.close()
+    launcher.stderr.close()
+    assert_gone(warm)

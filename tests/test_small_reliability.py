@@ -1,4 +1,4 @@
-"""Small promises: an all-skipped run is no success, -k gets its own hint, stale temporary
+"""Small promises: an all-skipped run is no success (in CI, so is a skipped ci-tier case), -k gets its own hint, stale temporary
 files are cleaned up, and each marker is declared once."""
 
 import configparser
@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.data.datasets import DataUnavailable
 from fixtures.run.options import get_empty_selection_hint
-from fixtures.run.skips import get_all_skipped_message, note_outcome
+from fixtures.run.skips import get_all_skipped_message, get_ci_skip_message, note_outcome
 from reports.atomic import STALE_AFTER_S, remove_stale_temporaries
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def skipped_for(error: Exception | None):
 def run_cases(outcomes: list) -> SimpleNamespace:
     config = SimpleNamespace(stash={})
     for i, outcome in enumerate(outcomes):
-        item = SimpleNamespace(nodeid=f"case{i}", config=config)
+        item = SimpleNamespace(nodeid=f"case{i}", config=config, get_closest_marker=lambda marker: None)
         if outcome == "ran":
             note_outcome(item, SimpleNamespace(when="call", excinfo=None), SimpleNamespace(skipped=False))
         else:
@@ -57,9 +57,12 @@ def test_an_empty_data_dir_exits_non_zero_unless_allowed(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     command = [sys.executable, "-m", "pytest", "bench", "-m", "real and cpu and sst2 and lora", "-p", "no:cacheprovider",
                "--benchmark-disable", "-q", "--data-dir", str(tmp_path)]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**env, "CI": "true"}, cwd=ROOT)
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "skipped because its data is missing" in proc.stdout
+    # in CI the ci-tier case's skip is named with what it missed
+    assert "CI is set and 1 ci-tier case(s) skipped" in proc.stdout
+    assert "lora-sst2-ci-cpu-seed0: dataset sst2 unavailable" in proc.stdout
     allowed = subprocess.run([*command, "--allow-all-skipped"], capture_output=True, text=True, timeout=300,
                              env=env, cwd=ROOT)
     assert allowed.returncode == 0, allowed.stdout[-3000:]
@@ -94,3 +97,42 @@ def test_each_marker_is_declared_once():
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
     ci = next(line for line in ini["pytest"]["markers"].splitlines() if line.strip().startswith("ci:"))
     assert "5,000" in ci  # bench/matrix.py: limit_train 5000
+
+
+def ci_item(config, name: str):
+    return SimpleNamespace(nodeid=f"bench/test_finetune.py::test_finetune[{name}]", config=config,
+                           get_closest_marker=lambda marker: marker == "ci" or None)
+
+
+def test_in_ci_a_skipped_ci_case_fails_the_run_naming_what_it_missed():
+    config = SimpleNamespace(stash={})
+    skip = SimpleNamespace(skipped=True, longrepr=("bench/test_finetune.py", 115, "Skipped: model pack missing"))
+    note_outcome(ci_item(config, "lora-sst2-ci-cpu-seed0"), SimpleNamespace(when="setup", excinfo=None), skip)
+    message = get_ci_skip_message(config, {"CI": "true"})
+    assert "1 ci-tier case(s) skipped" in message and "lora-sst2-ci-cpu-seed0: model pack missing" in message
+    for off in ({}, {"CI": ""}, {"CI": "false"}, {"CI": "0"}):  # elsewhere a skip is fine
+        assert get_ci_skip_message(config, off) is None
+    ran = SimpleNamespace(stash={})
+    note_outcome(ci_item(ran, "lora-sst2-ci-cpu-seed0"), SimpleNamespace(when="call", excinfo=None),
+                 SimpleNamespace(skipped=False))
+    assert get_ci_skip_message(ran, {"CI": "true"}) is None
+
+
+def test_the_missing_data_message_advises_unsetting_offline_variables_only_when_one_is_set(monkeypatch):
+    import fixtures.data.datasets as datasets
+    from fixtures.data.tasks import TASKS
+    from fixtures.training.settings import TrainSettings
+
+    def fail_hub(name, **kwargs):
+        raise DataUnavailable(f"dataset {name}: hub failed (no network)")
+
+    monkeypatch.setattr(datasets, "load_hub", fail_hub)
+    for name in datasets.OFFLINE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DataUnavailable) as online:
+        datasets.get_real_data("sst2", TASKS["sst2"], settings=TrainSettings(), data_dir=None, extra={})
+    assert "unset the HF offline variables" not in str(online.value)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataUnavailable) as offline:
+        datasets.get_real_data("sst2", TASKS["sst2"], settings=TrainSettings(), data_dir=None, extra={})
+    assert "unset the HF offline variables" in str(offline.value)

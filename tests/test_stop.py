@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import weakref
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -95,8 +96,9 @@ def test_a_second_signal_stops_at_once(stop_handlers):
             pass
 
 
-def test_a_stop_request_ends_the_run_at_the_case_boundary(stop_handlers):
-    import conftest
+def test_a_stop_request_ends_the_run_at_the_case_boundary(stop_handlers, request):
+    # the repository's conftest.py (a plain "import conftest" may find tests/conftest.py)
+    conftest = request.config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
 
     session = SimpleNamespace(shouldstop=False)
     item = SimpleNamespace(session=session, config=SimpleNamespace(stash={}))

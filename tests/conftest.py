@@ -1,0 +1,21 @@
+"""Unit tests leave the user's results and caches alone, and do not inherit CI's strictness."""
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def results_in_temporary_storage(tmp_path_factory):
+    """Benchmark runs that tests start (pytest subprocesses, in-process runs) save into a
+    temporary folder, never the user's ``.benchmarks/``, where ``python -m reports`` would
+    show them as the newest run. A test's own --benchmark-storage still wins (it comes later)."""
+    storage = tmp_path_factory.mktemp("benchmarks")
+    mp = pytest.MonkeyPatch()
+    addopts = os.environ.get("PYTEST_ADDOPTS", "")
+    mp.setenv("PYTEST_ADDOPTS", f"{addopts} --benchmark-storage={storage}".strip())
+    # $CI fails a run whose ci-tier case skipped (fixtures.run.skips); the tests that start
+    # such runs on purpose set it themselves
+    mp.delenv("CI", raising=False)
+    yield storage
+    mp.undo()
