@@ -19,6 +19,7 @@ from fixtures.run.claims import WORKER_ENV
 from fixtures.run.launch import launch
 from fixtures.run.options import RUN_OPTIONS
 from fixtures.run.outcome import make_entry
+from fixtures.run.rendezvous import get_rendezvous
 from fixtures.run.provenance import get_determinism
 
 # A whole case, build to exit; the 8B cases take minutes. $PEFT_BENCH_LAUNCH_TIMEOUT overrides.
@@ -43,7 +44,7 @@ def get_unmet_ranks(case, hardware) -> str | None:
         return None
     if not hardware.cuda:
         return f"needs {case.gpus} CUDA GPU(s); torch sees none here (run -m multigpu on a machine with {case.gpus})"
-    if hardware.gpu_count < case.gpus:
+    if hardware.gpu_count < case.gpus // case.nodes:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         return f"needs {case.gpus} GPUs; {hardware.gpu_count} visible (CUDA_VISIBLE_DEVICES={visible!r})"
     if hardware.gpu_gib < case.min_gpu_gib:
@@ -66,7 +67,7 @@ def test_distributed(dcase, hardware, run_options, benchmark, request, unfinishe
     record = benchmark.extra_info
     record.update(worker=os.environ.get(WORKER_ENV), case_id=case.id, method=case.method, dataset=case.dataset,
                   tier=case.tier, hardware=case.hardware, seed=case.seed, gpus=case.gpus,
-                  floor_metric=case.floor.metric, floor_value=case.floor.value, determinism=get_determinism())
+                  nodes=case.nodes, floor_metric=case.floor.metric, floor_value=case.floor.value, determinism=get_determinism())
     out_dir = Path(os.environ[LAUNCH_DIR_ENV]) / case.id if os.environ.get(LAUNCH_DIR_ENV) else tmp_path
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("record.json", *(p.name for p in out_dir.glob("rank*.json"))):
@@ -74,8 +75,12 @@ def test_distributed(dcase, hardware, run_options, benchmark, request, unfinishe
     spec_path = out_dir / "spec.json"
     spec_path.write_text(json.dumps(get_spec(case, run_options), default=str), encoding="utf-8")
     timeout = float(os.environ.get("PEFT_BENCH_LAUNCH_TIMEOUT", LAUNCH_TIMEOUT_S))
+    try:
+        rendezvous = get_rendezvous(case.nodes, case.id) if case.nodes > 1 else None
+    except ValueError as e:
+        pytest.skip(str(e))
     outcome = launch("bench.fsdp_case", case.gpus, [str(spec_path), str(out_dir)], out_dir=out_dir,
-                     gpu=case.hardware == "gpu", timeout_s=timeout)
+                     gpu=case.hardware == "gpu", timeout_s=timeout, rendezvous=rendezvous)
     record.update(launch_seconds=outcome.wall_seconds, launch_exit_code=outcome.exit_code, world_size=case.gpus)
     if outcome.record is None:
         record.update(status=outcome.status, floor_passed=False, error=outcome.error, failed_rank=outcome.failed_rank,
