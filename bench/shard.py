@@ -21,7 +21,10 @@ Afterwards it prints who ran what, the wall time and cases per minute, and runs
                    one-GPU baseline through the same launcher
     --gpus cpu:N   N workers with no GPU (CPU machines, tests); GPU cases skip there
     --out DIR      where shard JSONs, claims and the report go
-                   (default .benchmarks/shards/<date-time>; must be new or empty)
+                   (default .benchmarks/shards/<date-time>; an earlier run's folder resumes it)
+
+On a SLURM cluster (``--executor slurm``, ``--tasks N``), re-runs of an earlier ``--out``
+and ``--collect DIR``: ``bench/executors.py``.
 
 Exit status: the workers' worst pytest status (1 failures, 2 interrupted, ...); a
 worker left with nothing to run is fine. 5 only when no worker had any case; the

@@ -67,7 +67,8 @@ def test_distributed(dcase, hardware, run_options, benchmark, request, unfinishe
     record = benchmark.extra_info
     record.update(worker=os.environ.get(WORKER_ENV), case_id=case.id, method=case.method, dataset=case.dataset,
                   tier=case.tier, hardware=case.hardware, seed=case.seed, gpus=case.gpus,
-                  nodes=case.nodes, floor_metric=case.floor.metric, floor_value=case.floor.value, determinism=get_determinism())
+                  nodes=case.nodes, floor_metric=case.floor.metric, floor_value=case.floor.value,
+                  determinism=get_determinism())
     out_dir = Path(os.environ[LAUNCH_DIR_ENV]) / case.id if os.environ.get(LAUNCH_DIR_ENV) else tmp_path
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("record.json", *(p.name for p in out_dir.glob("rank*.json"))):
