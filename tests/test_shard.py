@@ -394,3 +394,24 @@ def test_submitit_array_finishes_the_same_ids_as_local_workers(tmp_path):
         finished[name] = (sorted(ids), sorted(c["nodeid"] for c in read_claims(out / "claims")))
         assert (out / "report" / "index.html").stat().st_size > 0
     assert finished["submitit"] == finished["local"] and len(finished["local"][0]) == 2, finished
+
+
+def test_submitit_array_and_local_workers_claim_the_same_cases(tmp_path):
+    """The fast CI form of the slow test above: a 4-case suite through both executors."""
+    pytest.importorskip("submitit")
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_cases.py").write_text(KILLED)
+    (tmp_path / "survive").write_text("")  # no case kills its worker here
+    claimed = {}
+    runs = {"local": ["--gpus", "cpu:2"], "submitit": ["--executor", "submitit-local", "--tasks", "2"]}
+    for name, executor in runs.items():
+        out = tmp_path / name
+        done = run_shard([*executor, "--out", str(out), "--no-report", "--", str(tmp_path / "test_cases.py"),
+                          "-p", "no:cacheprovider"], tmp_path, RAN=str(tmp_path / f"ran-{name}"),
+                         SURVIVE=str(tmp_path / "survive"))
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        assert sorted((tmp_path / f"ran-{name}").read_text().split()) == ["0", "1", "2", "3"]  # each once
+        claimed[name] = sorted(c["nodeid"] for c in read_claims(out / "claims"))
+        prefix = "task" if name == "submitit" else "cpu"
+        assert all(c["worker"].startswith(prefix) for c in read_claims(out / "claims"))
+    assert claimed["submitit"] == claimed["local"] and len(claimed["local"]) == 4
