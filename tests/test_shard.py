@@ -415,3 +415,17 @@ def test_submitit_array_and_local_workers_claim_the_same_cases(tmp_path):
         prefix = "task" if name == "submitit" else "cpu"
         assert all(c["worker"].startswith(prefix) for c in read_claims(out / "claims"))
     assert claimed["submitit"] == claimed["local"] and len(claimed["local"]) == 4
+
+
+def test_a_worker_whose_claims_cannot_be_written_stops_saying_why(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("SETUPS", str(tmp_path / "setups"))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_cases=TESTS)
+    unwritable = Path("/proc/self")  # a folder no process can create files in (root included)
+    if not unwritable.is_dir():
+        pytest.skip("needs Linux /proc")
+    result = pytester.runpytest_subprocess(f"--claim-dir={unwritable}")
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(["*cannot write in the claim folder*storage all nodes share*"])
+    result.assert_outcomes()  # nothing ran unclaimed
