@@ -308,6 +308,8 @@ class Case:
             one GPU each, or N CPU processes with gloo for cpu cases). Adds ``gpusN`` to the id.
         kind: a --dataset case's task kind when it is "lm" (a text corpus: floor CUSTOM_LM_FLOOR).
         sweep: {"SCOPE.FIELD": value} for a point of --sweep (``fixtures.run.sweep``; its tag joins the variant).
+        nodes: machines the ``gpus`` ranks are spread over (``gpus / nodes`` each, a c10d
+            rendezvous: ``fixtures.run.rendezvous``); adds ``nodesM`` to the id when > 1.
     """
 
     method: str
@@ -323,15 +325,18 @@ class Case:
     gpus: int = 1
     kind: str = ""
     sweep: dict = field(default_factory=dict)
+    nodes: int = 1
 
     def __post_init__(self):
         if not isinstance(self.gpus, int) or self.gpus < 1:
             raise ValueError(f"Case.gpus={self.gpus!r}: must be an integer >= 1")
+        if not isinstance(self.nodes, int) or self.nodes < 1 or self.gpus % self.nodes:
+            raise ValueError(f"Case.nodes={self.nodes!r}: must be an integer >= 1 that divides gpus={self.gpus}")
 
     @property
     def id(self) -> str:
         extra = "".join(f"-{part}" for part in (self.model, self.variant) if part)
-        ranks = f"-gpus{self.gpus}" if self.gpus > 1 else ""
+        ranks = (f"-gpus{self.gpus}" if self.gpus > 1 else "") + (f"-nodes{self.nodes}" if self.nodes > 1 else "")
         return f"{self.method}-{self.dataset}-{self.tier}{extra}-{self.hardware}{ranks}-seed{self.seed}"
 
     @property
@@ -360,6 +365,7 @@ class Case:
     def marks(self) -> list:
         names = [TIERS[self.tier].marker, self.tier, self.hardware, self.method, self.dataset]
         names += ["multigpu", f"gpus{self.gpus}"] if self.gpus > 1 else []
+        names += ["multinode"] if self.nodes > 1 else []
         names += ["instruct"] if self.dataset in INSTRUCT_DATASETS else []
         return [getattr(pytest.mark, n) for n in dict.fromkeys(names)]
 

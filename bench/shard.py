@@ -21,7 +21,10 @@ Afterwards it prints who ran what, the wall time and cases per minute, and runs
                    one-GPU baseline through the same launcher
     --gpus cpu:N   N workers with no GPU (CPU machines, tests); GPU cases skip there
     --out DIR      where shard JSONs, claims and the report go
-                   (default .benchmarks/shards/<date-time>; must be new or empty)
+                   (default .benchmarks/shards/<date-time>; an earlier run's folder resumes it)
+
+On a SLURM cluster (``--executor slurm``, ``--tasks N``), re-runs of an earlier ``--out``
+and ``--collect DIR``: ``bench/executors.py``.
 
 A first Ctrl-C, SIGTERM or SIGHUP reaches the running child (the cache warm-up or the
 workers) and nothing more starts: no worker ``all``, no report; a second one kills them.
@@ -44,7 +47,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures.run.claims import DEFER_ENV, WORKER_ENV, read_claims, read_deferred
+from bench import executors
+from fixtures.run.claims import DEFER_ENV, WORKER_ENV, read_claims, read_deferred, release_unfinished
 from fixtures.run.launcher import LAUNCHER_ENV, set_parent_death_signal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -229,7 +233,7 @@ def make_summary(workers: list[Worker], codes: list[int], claims: list[dict], wa
 
 def make_report(out: Path) -> int:
     """Merge the shard JSONs into one report; a worker that timed nothing wrote no JSON."""
-    shards = sorted(out.glob("shard-*.json"))
+    shards = executors.get_result_files(out)  # with killed workers' journals
     if not shards:
         print("[shard] no shard JSON written (nothing timed); no report", flush=True)
         return 0
@@ -257,6 +261,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="leave the shard JSONs unmerged")
     p.add_argument("--no-warm", action="store_true", help="skip filling the tiny models' cache first")
     p.add_argument("--warm-real", action="store_true", help="also de-quantize installed GGUF packs first")
+    executors.add_options(p)
     return p
 
 
@@ -266,14 +271,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = get_parser()
     args = parser.parse_args(argv[:split])
     pytest_args = argv[split + 1:]
+    if args.collect is not None:
+        return collect(args.collect, report=not args.no_report)
+    error = executors.check_options(args)
     try:
-        workers = get_workers(args.gpus)
+        workers = get_workers(args.gpus) if args.executor == "local" else []
     except ValueError as e:
-        parser.error(str(e))
+        error = str(e)
+    if error:
+        parser.error(error)
     out = args.out or Path(".benchmarks", "shards", time.strftime("%Y%m%d-%H%M%S"))
-    if out.exists() and any(out.iterdir()):
-        parser.error(f"--out {out}: already holds files; give a new or empty folder (claims are per run)")
-    (out / "claims").mkdir(parents=True)
+    if out.exists() and any(out.iterdir()) and not (out / "claims").is_dir():
+        parser.error(f"--out {out}: holds files but no claims/; give a new or empty folder, or an earlier run's")
+    resume(out)
     children: list[subprocess.Popen] = []
     received = forward_signals(children)  # from here on a signal stops everything, children included
     if not args.no_warm and warm_caches(real=args.warm_real, children=children) != 0:
@@ -284,8 +294,16 @@ def main(argv: list[str] | None = None) -> int:
         print("[shard] warming the caches failed; see above", file=sys.stderr)
         return 3
     start = time.perf_counter()
-    codes = run_workers(workers, pytest_args, out, children=children) if not received else []
-    deferred = read_deferred(out / "claims")
+    first = executors.get_first_index(out)
+    if args.executor != "local":
+        names, codes, reasons = executors.submit(args, pytest_args, out, first)
+        workers = [Worker(name, "slurm") for name in names]
+        for record in release_unfinished(out / "claims", reasons):
+            print(f"[shard] interrupted: {record['nodeid']} ({record['worker']}: {record['reason']})", flush=True)
+    else:
+        executors.record_submission(out, [w.name for w in workers])
+        codes = run_workers(workers, pytest_args, out, first=first, children=children) if not received else []
+    deferred = read_deferred(out / "claims") if args.executor == "local" else set()
     if received:  # a stop request: nothing more starts (no worker "all", no report)
         left = f"; {len(deferred)} multi-GPU case(s) not run" if deferred else ""
         print(f"[shard] stopped by signal {received[0]}{left}; the finished cases are in {out}; "
@@ -297,13 +315,36 @@ def main(argv: list[str] | None = None) -> int:
         every = Worker("all", ",".join(w.devices for w in workers if w.devices))
         print(f"[shard] {len(deferred)} multi-GPU case(s) left by the workers: running them on "
               f"{every.devices or 'the CPU'}, one at a time", flush=True)
-        codes += run_workers([every], pytest_args, out, first=len(workers), defer=False, children=children)
+        codes += run_workers([every], pytest_args, out, first=first + len(workers), defer=False, children=children)
         workers = [*workers, every]
     wall_s = time.perf_counter() - start
     print(make_summary(workers, codes, read_claims(out / "claims"), wall_s), flush=True)
     status = get_exit_status(codes)
     report = 0 if args.no_report else make_report(out)
     return status or report
+
+
+def resume(out: Path) -> None:
+    """Prepare ``out`` for a run: a fresh claim folder, or an earlier run's whose unfinished
+    claims (workers killed mid-case) are recorded as interrupted and released to this run."""
+    if not (out / "claims").is_dir():
+        (out / "claims").mkdir(parents=True)
+        return
+    released = release_unfinished(out / "claims")
+    done = len(read_claims(out / "claims"))
+    print(f"[shard] --out {out} holds an earlier run: {done} finished case(s) kept and not run again; "
+          f"{len(released)} interrupted case(s) released to run again", flush=True)
+
+
+def collect(out: Path, *, report: bool) -> int:
+    """``--collect DIR``: merge what is there and list what has not finished (1 if anything)."""
+    if not (out / "claims").is_dir():
+        print(f"[collect] {out}: no claims/ folder; not a python -m bench.shard output", file=sys.stderr)
+        return 4
+    text, open_cases = executors.describe(out)
+    print(text, flush=True)
+    status = make_report(out) if report else 0
+    return status or (1 if open_cases else 0)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from fixtures.run.hardware import get_load
 from fixtures.run.launch import launch
 from fixtures.run.options import RUN_OPTIONS
 from fixtures.run.outcome import make_entry
+from fixtures.run.rendezvous import get_rendezvous
 from fixtures.run.provenance import get_determinism
 
 # A whole case, build to exit; the 8B cases take minutes. $PEFT_BENCH_LAUNCH_TIMEOUT overrides.
@@ -44,7 +45,7 @@ def get_unmet_ranks(case, hardware) -> str | None:
         return None
     if not hardware.cuda:
         return f"needs {case.gpus} CUDA GPU(s); torch sees none here (run -m multigpu on a machine with {case.gpus})"
-    if hardware.gpu_count < case.gpus:
+    if hardware.gpu_count < case.gpus // case.nodes:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         return f"needs {case.gpus} GPUs; {hardware.gpu_count} visible (CUDA_VISIBLE_DEVICES={visible!r})"
     if hardware.gpu_gib < case.min_gpu_gib:
@@ -67,8 +68,8 @@ def test_distributed(dcase, hardware, run_options, benchmark, request, unfinishe
     record = benchmark.extra_info
     record.update(worker=os.environ.get(WORKER_ENV), case_id=case.id, method=case.method, dataset=case.dataset,
                   tier=case.tier, hardware=case.hardware, seed=case.seed, gpus=case.gpus,
-                  floor_metric=case.floor.metric, floor_value=case.floor.value, determinism=get_determinism(),
-                  load_average_start=get_load())
+                  nodes=case.nodes, floor_metric=case.floor.metric, floor_value=case.floor.value,
+                  determinism=get_determinism(), load_average_start=get_load())
     out_dir = Path(os.environ[LAUNCH_DIR_ENV]) / case.id if os.environ.get(LAUNCH_DIR_ENV) else tmp_path
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("record.json", *(p.name for p in out_dir.glob("rank*.json"))):
@@ -77,8 +78,12 @@ def test_distributed(dcase, hardware, run_options, benchmark, request, unfinishe
     spec_path.write_text(json.dumps(get_spec(case, run_options), default=str), encoding="utf-8")
     timeout = float(os.environ.get("PEFT_BENCH_LAUNCH_TIMEOUT", LAUNCH_TIMEOUT_S))
     try:
+        rendezvous = get_rendezvous(case.nodes, case.id) if case.nodes > 1 else None
+    except ValueError as e:
+        pytest.skip(str(e))
+    try:
         outcome = launch("bench.fsdp_case", case.gpus, [str(spec_path), str(out_dir)], out_dir=out_dir,
-                         gpu=case.hardware == "gpu", timeout_s=timeout)
+                         gpu=case.hardware == "gpu", timeout_s=timeout, rendezvous=rendezvous)
     except KeyboardInterrupt as error:  # a stop request: torchrun and its ranks are ended
         record.update(status="interrupted", floor_passed=False, error=f"interrupted: {error}")
         unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))

@@ -232,3 +232,52 @@ def test_torchrun_and_its_ranks_end_when_their_parent_is_killed(tmp_path, fault_
         parent.send_signal(signal.SIGKILL)  # as pytest killed with SIGKILL: no chance to pass anything on
         parent.wait()
     assert_all_gone(family)
+
+
+def test_two_node_launchers_on_localhost_follow_the_one_process_loss_curve(tmp_path):
+    """nodes=2: two torchrun launchers (one rank each) meet through a c10d rendezvous on localhost."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fixtures.run.rendezvous import get_rendezvous
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    case = Case("full_ft", "wikitext2", "tiny", "cpu", gpus=2, nodes=2)
+    assert case.id == "full_ft-wikitext2-tiny-cpu-gpus2-nodes2-seed0"
+    options = get_options(tmp_path)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"case": dataclasses.asdict(case), "options": options}), encoding="utf-8")
+    rdzv = get_rendezvous(2, "test-nodes2", {"PEFT_BENCH_RDZV_ENDPOINT": f"127.0.0.1:{port}"})
+    assert rdzv.get_prefix({}) == []
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda node: launch("bench.fsdp_case", 2, [str(spec), str(tmp_path)],
+                                                     out_dir=tmp_path / f"node{node}", gpu=False, timeout_s=300,
+                                                     rendezvous=rdzv), (0, 1)))
+    assert [o.exit_code for o in outcomes] == [0, 0], [(o.status, o.error, o.rank_tails) for o in outcomes]
+    sharded = json.loads((tmp_path / "record.json").read_text())  # global rank 0's, whichever node got it
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        single = run_rank(dataclasses.replace(case, gpus=1, nodes=1), options, rank=0, local_rank=0, world=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert sharded["world_size"] == 2
+    one = torch.tensor([v for _, v in single["loss_curve"]])
+    two = torch.tensor([v for _, v in sharded["loss_curve"]])
+    assert one[-1] < one[0] - 0.1
+    torch.testing.assert_close(two, one, rtol=1e-4, atol=1e-5)
+
+
+def test_a_multi_node_case_needs_a_rendezvous():
+    from fixtures.run.rendezvous import get_rendezvous
+
+    with pytest.raises(ValueError, match="PEFT_BENCH_RDZV_ENDPOINT"):
+        get_rendezvous(2, "x", {})
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        get_rendezvous(2, "x", {"PEFT_BENCH_RDZV_ENDPOINT": "node01"})
+    args = get_rendezvous(2, "x", {"PEFT_BENCH_RDZV_ENDPOINT": "node01:29500"}).get_torchrun_args(8)
+    assert args[:2] == ["--nnodes=2", "--nproc-per-node=4"] and "--rdzv-endpoint=node01:29500" in args
+    with pytest.raises(ValueError, match="nodes"):
+        Case("lora", "sst2", "tiny", "cpu", gpus=3, nodes=2)

@@ -1,5 +1,6 @@
 """Sharding across workers: claims run each case once, the launcher merges the shards."""
 
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -12,8 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.shard import Worker, get_exit_status, get_pytest_command, get_workers
-from fixtures.run.claims import claim, get_nextitem, is_claimed, iter_claimed, read_claims
+from bench.shard import Worker, get_exit_status, get_parser, get_pytest_command, get_workers
+from bench.shard import main as shard_main
+from fixtures.run.claims import (ClaimWriteError, claim, get_nextitem, is_claimed, iter_claimed, mark_done,
+                                 read_claims, read_interrupted, release_unfinished)
 
 pytest_plugins = ["pytester"]
 
@@ -372,3 +375,143 @@ def test_the_warm_child_ends_when_its_launcher_is_killed(tmp_path):
     launcher.stdout.close()
     launcher.stderr.close()
     assert_gone(warm)
+
+
+KILLED = """
+import os, signal, pytest
+
+@pytest.mark.parametrize("i", range(4))
+def test_case(i):
+    with open(os.environ["RAN"], "a") as f:
+        f.write(f"{i}\\n")
+    if i == 2 and not os.path.exists(os.environ["SURVIVE"]):
+        open(os.environ["SURVIVE"], "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)  # as SLURM's time limit or a node failure would
+"""
+
+
+def run_shard(args: list[str], cwd, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench.shard", "--no-warm", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **env))
+
+
+def test_a_killed_worker_leaves_its_case_interrupted_and_a_resubmission_runs_only_the_rest(tmp_path):
+    pytest.importorskip("submitit")
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_cases.py").write_text(KILLED)
+    out, ran = tmp_path / "out", tmp_path / "ran"
+    env = {"RAN": str(ran), "SURVIVE": str(tmp_path / "survive")}
+    args = ["--out", str(out), "--no-report", "--", str(tmp_path / "test_cases.py"), "-p", "no:cacheprovider"]
+    first = run_shard(["--gpus", "cpu:1", *args], tmp_path, **env)
+    assert first.returncode == 137, first.stdout[-3000:] + first.stderr[-2000:]
+    assert ran.read_text().split() == ["0", "1", "2"]
+    collected = run_shard(["--collect", str(out), "--no-report"], tmp_path, **env)
+    assert collected.returncode == 1, collected.stdout + collected.stderr
+    assert "2 of 4 selected cases finished" in collected.stdout
+    assert "claimed, not finished: test_cases.py::test_case[2] (cpu0)" in collected.stdout
+    assert "not run yet: test_cases.py::test_case[3]" in collected.stdout
+
+    second = run_shard(["--executor", "submitit-local", "--tasks", "2", *args], tmp_path, **env)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-2000:]
+    assert ran.read_text().split() == ["0", "1", "2", "2", "3"]  # finished cases never ran twice
+    assert "2 finished case(s) kept and not run again; 1 interrupted case(s) released" in second.stdout
+    (record,) = read_interrupted(out / "claims")
+    assert (record["nodeid"], record["worker"]) == ("test_cases.py::test_case[2]", "cpu0")
+    assert record["status"] == "interrupted"
+    again = run_shard(["--collect", str(out), "--no-report"], tmp_path, **env)
+    assert again.returncode == 0 and "4 of 4 selected cases finished" in again.stdout, again.stdout
+
+
+def test_release_unfinished_records_the_schedulers_reason(tmp_path):
+    claim(tmp_path, NODEIDS[0], worker="task7_0")
+    claim(tmp_path, NODEIDS[1], worker="task7_1")
+    mark_done(tmp_path, NODEIDS[1])
+    (record,) = release_unfinished(tmp_path, {"task7_0": "job 7_0: TIMEOUT"})
+    assert (record["nodeid"], record["reason"]) == (NODEIDS[0], "job 7_0: TIMEOUT")
+    assert not is_claimed(tmp_path, NODEIDS[0]) and is_claimed(tmp_path, NODEIDS[1])
+    assert read_interrupted(tmp_path) == [record]
+
+
+def test_a_claim_that_cannot_be_written_stops_the_worker(tmp_path):
+    with pytest.raises(ClaimWriteError, match="storage all nodes share"):
+        claim(tmp_path / "missing", NODEIDS[0], worker="gpu0")
+
+
+def test_bad_cluster_options_are_usage_errors_before_submitting(tmp_path, monkeypatch):
+    import builtins
+
+    from bench import executors
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch
+    base = ["--out", str(tmp_path / "out"), "--no-warm", "--"]
+    if importlib.util.find_spec("submitit") is not None:
+        for argv, message in ((["--executor", "slurm", "--tasks", "2"], "sbatch is not on PATH"),
+                              (["--executor", "slurm"], "needs --tasks N"),
+                              (["--executor", "slurm", "--tasks", "2", "--sbatch", "qos"], "--sbatch qos")):
+            with pytest.raises(SystemExit) as stop:
+                shard_main([*argv, *base])
+            assert stop.value.code == 2
+            assert message in executors.check_options(get_parser().parse_args(argv)), argv
+    real_import = builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                        if name == "submitit" else real_import(name, *a, **k))
+    assert "peft-bench[cluster]" in executors.check_options(get_parser().parse_args(["--executor", "slurm"]))
+    assert not (tmp_path / "out").exists()  # nothing submitted, nothing written
+
+
+@pytest.mark.slow
+def test_submitit_array_finishes_the_same_ids_as_local_workers(tmp_path):
+    """The SLURM path through submitit's local executor, against --executor local, on one selection."""
+    pytest.importorskip("submitit")
+    selection = ["-m", "smoke and cpu and sst2", "-k", "(lora or hira) and not (qlora or sparselora or lora_prune "
+                 "or multigpu or instruct)"]
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    finished = {}
+    executors = {"local": ["--gpus", "cpu:2"], "submitit": ["--executor", "submitit-local", "--tasks", "2"]}
+    for name, executor in executors.items():
+        out = tmp_path / name
+        done = subprocess.run([sys.executable, "-m", "bench.shard", *executor, "--out", str(out), "--", *selection],
+                              cwd=ROOT, env=dict(os.environ, **env), capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+        ids = [e["extra_info"]["case_id"] for s in out.glob("shard-*.json")
+               for e in json.loads(s.read_text())["benchmarks"]]
+        assert len(ids) == len(set(ids))  # each case once
+        finished[name] = (sorted(ids), sorted(c["nodeid"] for c in read_claims(out / "claims")))
+        assert (out / "report" / "index.html").stat().st_size > 0
+    assert finished["submitit"] == finished["local"] and len(finished["local"][0]) == 2, finished
+
+
+def test_submitit_array_and_local_workers_claim_the_same_cases(tmp_path):
+    """The fast CI form of the slow test above: a 4-case suite through both executors."""
+    pytest.importorskip("submitit")
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_cases.py").write_text(KILLED)
+    (tmp_path / "survive").write_text("")  # no case kills its worker here
+    claimed = {}
+    runs = {"local": ["--gpus", "cpu:2"], "submitit": ["--executor", "submitit-local", "--tasks", "2"]}
+    for name, executor in runs.items():
+        out = tmp_path / name
+        done = run_shard([*executor, "--out", str(out), "--no-report", "--", str(tmp_path / "test_cases.py"),
+                          "-p", "no:cacheprovider"], tmp_path, RAN=str(tmp_path / f"ran-{name}"),
+                         SURVIVE=str(tmp_path / "survive"))
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        assert sorted((tmp_path / f"ran-{name}").read_text().split()) == ["0", "1", "2", "3"]  # each once
+        claimed[name] = sorted(c["nodeid"] for c in read_claims(out / "claims"))
+        prefix = "task" if name == "submitit" else "cpu"
+        assert all(c["worker"].startswith(prefix) for c in read_claims(out / "claims"))
+    assert claimed["submitit"] == claimed["local"] and len(claimed["local"]) == 4
+
+
+def test_a_worker_whose_claims_cannot_be_written_stops_saying_why(pytester, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("SETUPS", str(tmp_path / "setups"))
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_cases=TESTS)
+    unwritable = Path("/proc/self")  # a folder no process can create files in (root included)
+    if not unwritable.is_dir():
+        pytest.skip("needs Linux /proc")
+    result = pytester.runpytest_subprocess(f"--claim-dir={unwritable}")
+    assert result.ret == 3
+    result.stdout.fnmatch_lines(["*cannot write in the claim folder*storage all nodes share*"])
+    result.assert_outcomes()  # nothing ran unclaimed
