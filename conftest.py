@@ -46,6 +46,9 @@ def pytest_addoption(parser):
                     help="add a local dataset: a classification table (train + validation/test files; columns "
                          "and label names from an optional dataset.json) or a text corpus (train.txt + "
                          "validation.txt/test.txt); runs every method on it (repeatable)")
+    group.addoption("--peft-config", action="append", default=[], metavar="NAME=PATH",
+                    help="add a method NAME from a saved peft adapter config (adapter_config.json or its "
+                         "folder); runs on every dataset and tier like a registry method (repeatable)")
     group.addoption("--custom-floor-margin", type=float, default=DEFAULT_MARGIN, metavar="FRACTION",
                     help="a --dataset case fails its floor more than this below the LoRA case of the same "
                          "dataset and seed (else the best method run before it); default %(default)s = 5 points")
@@ -72,6 +75,8 @@ def pytest_configure(config):
     progress.install(config)  # one progress line per case, past the capture (not under -s)
     for name in config.stash[RUN_OPTIONS]["datasets"]:
         config.addinivalue_line("markers", f"{name}: cases on the --dataset {name}")
+    for name in config.stash[RUN_OPTIONS]["peft_configs"]:
+        config.addinivalue_line("markers", f"{name}: cases of the --peft-config method {name}")
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,13 @@ it differs from the tier's defaults (``TrainSettings`` and the method's
 ``Config``); never change what an existing id means — add a new one.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
 
+from bench.method_options import (EAGER_SETTINGS, LORA_VARIANTS, SCALE_CPU_PEFT_OPTIONS, SCALE_PEFT_EXTRA,
+                                   SCALE_PEFT_LR, TINY_PEFT_OPTIONS)
 from methods import METHODS
 
 
@@ -75,6 +78,17 @@ PERF_SETTINGS["sst2_instruct"] = {**REAL_SETTINGS["sst2_instruct"], "pad_multipl
 PERF_LM_OPTIONS = {"target_modules": ("all-linear",), "r": 16, "dropout": 0.0}
 PERF_MIXED = {"trainable_dtype": "fp32", "autocast": "bf16"}
 
+
+def get_lm_options(method: str) -> dict:
+    """A method's options on the perf and scale LMs: every linear layer; the LoRA family (and its
+    variants) also at rank 16 without dropout; HiRA without dropout at its own rank; the other
+    peft methods at their own sizes."""
+    if method == "full_ft":
+        return {}
+    if method in ("lora", "qlora", "lora_prune", "sparselora", *LORA_VARIANTS):
+        return dict(PERF_LM_OPTIONS)
+    return {"target_modules": ("all-linear",), **({"dropout": 0.0} if method == "hira" else {})}
+
 # The scale tier (issue #13): what every method costs at Llama-3 sizes, random-init shapes
 # (fixtures.models.shapes) on real WikiText-2 token blocks (fixtures.data.scale). The perf tier's fast loop:
 # pure bf16, compiled, the loss in chunks of 2,048 tokens, but without CUDA graphs: at these
@@ -108,16 +122,18 @@ SCALE_OPTIONS = {
     # ~15x higher rate than LoRA's moved the CI shape's loss as much (0.72% at 0.3 vs 0.93%).
     "hira": {"target_modules": ("all-linear",), "dropout": 0.0, "lr": 1.5e-2},
     "qlora": {**PERF_LM_OPTIONS, "lr": 1e-3, "build": "in_place", "upcast": "needed"},
+    **{m: {**get_lm_options(m), "lr": lr, **SCALE_PEFT_EXTRA.get(m, {})} for m, lr in SCALE_PEFT_LR.items()},
 }
 SCALE_CPU_OPTIONS = {m: {"lr": 2e-2} for m in ("lora", "qlora", "lora_prune")}
 SCALE_CPU_OPTIONS.update(full_ft={"lr": 1e-3}, hira={"lr": 0.3}, sparselora={
     "lr": 2e-2, "dense_first": 0, "dense_last": 0, "ffn_sparsity": 0.5, "attn_sparsity": 0.25})
+SCALE_CPU_OPTIONS.update(SCALE_CPU_PEFT_OPTIONS)
 # Per-method settings differences on the GPU. Full fine-tuning trains fp32 master weights under
 # bf16 autocast (pure bf16 updates of full weights are lost to rounding). QLoRA and SparseLoRA run
 # eagerly: QLoRA's 4-bit matmuls took a cold compilation past 10 minutes at 135M (docs/speed.md).
 # SparseLoRA compiles layer by layer like the others: dynamo guards on each layer's sparsity by
 # value, so layers of one schedule share a graph (three graphs for 8 layers of the math preset).
-SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, "qlora": {"compile": ""}}
+SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, "qlora": {"compile": ""}, **EAGER_SETTINGS}
 # Second cases at 8B (the id's variant): the LoRA family with gradient checkpointing; LoRA
 # with liger-kernel's fused kernels (its fused linear cross-entropy replaces the chunked loss).
 # Checkpointing recomputes each compiled layer in the backward pass: without CUDA graphs
@@ -159,6 +175,7 @@ TIERS = {
                 "lr": 5e-3, "dropout": 0.0, "dense_first": 0, "dense_last": 0,
                 "ffn_sparsity": 0.5, "attn_sparsity": 0.25,
             },
+            **TINY_PEFT_OPTIONS,
         },
     ),
     # Real pretrained models on the real datasets, at the settings of the reference runs
@@ -399,10 +416,11 @@ TINY_INSTRUCT_METHOD = {("lora_prune", "imdb_instruct"): {"lr": 5e-3}}
 
 def get_tiny_instruct_options(method: str, dataset: str) -> dict:
     """A tiny instruct case's option differences (every method but full_ft on every linear layer)."""
-    if method in LORA_FAMILY:
+    if method in (*LORA_FAMILY, *LORA_VARIANTS):
         return {**TINY_ALL_LINEAR[dataset], **INSTRUCT_OPTIONS.get(method, {}),
                 **TINY_INSTRUCT_METHOD.get((method, dataset), {})}
-    return {"target_modules": ("all-linear",)} if method == "hira" else {}
+    return {"target_modules": ("all-linear",), **TINY_INSTRUCT_METHOD.get((method, dataset), {})} \
+        if method != "full_ft" else {}
 
 CASES = [
     Case(method, dataset, "tiny", hardware,
@@ -429,9 +447,8 @@ CASES += [Case("lora", "sst2", "ci", "cpu")]
 CASES += [
     Case(method, dataset, "perf", "gpu",
          settings=PERF_MIXED if dataset == "wikitext2" and method in ("full_ft", "qlora")
-         else {},
-         options={} if dataset == "sst2" or method == "full_ft"
-         else {k: v for k, v in PERF_LM_OPTIONS.items() if not (method == "hira" and k == "r")})
+         else EAGER_SETTINGS.get(method, {}),
+         options={} if dataset == "sst2" else get_lm_options(method))
     for dataset in ("sst2", "wikitext2")
     for method in METHODS
 ]
@@ -462,15 +479,32 @@ CASES += [
 CUSTOM_METHODS = tuple(METHODS)
 
 
-def get_custom_cases(names: list[str], *, kinds: dict | None = None) -> list[Case]:
+def get_custom_cases(names: list[str], *, kinds: dict | None = None, methods: tuple = ()) -> list[Case]:
     """Real-tier cases for datasets added on the command line (floor: CUSTOM_FLOOR, or
-    CUSTOM_LM_FLOOR where ``kinds`` says a name is a text corpus, "lm")."""
+    CUSTOM_LM_FLOOR where ``kinds`` says a name is a text corpus, "lm"); ``methods``: --peft-config ones."""
     kinds = kinds or {}
     return [
         Case(method, name, "real", hardware, kind="lm" if kinds.get(name) == "lm" else "")
         for hardware in ("cpu", "gpu")
         for name in names
-        for method in CUSTOM_METHODS
+        for method in (*CUSTOM_METHODS, *methods)
+    ]
+
+
+# A method added with --peft-config NAME=PATH runs where LoRA runs (every tier, dataset and
+# hardware; not LoRA's second cases), with the file's values and these rates: the tiny and
+# scale tiers' LoRA rates; the real and perf tiers take the file method's default (5e-4).
+PEFT_CONFIG_OPTIONS = {("tiny", "cpu"): {"lr": 5e-3}, ("tiny", "gpu"): {"lr": 5e-3},
+                       ("scale", "gpu"): {"lr": 1e-3}, ("scale", "cpu"): {"lr": 2e-2}}
+
+
+def get_peft_config_cases(names: list[str]) -> list[Case]:
+    """The cases of methods added with --peft-config: LoRA's, each with the method's name."""
+    return [
+        dataclasses.replace(case, method=name, options=PEFT_CONFIG_OPTIONS.get((case.tier, case.hardware), {}))
+        for name in names
+        for case in CASES
+        if case.method == "lora" and not case.variant and case.tier != "ci"
     ]
 
 # Several GPUs (issue 17): a case with gpus=N runs as N processes under torchrun, the model

@@ -42,7 +42,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fixtures.training.train import make_compiled  # noqa: E402
-from methods import lora, sparselora  # noqa: E402
+from methods import get_method  # noqa: E402
+
+lora, sparselora = get_method("lora"), get_method("sparselora")  # the modules plus the default hooks
 from methods import _sparselora_layers as sparse_layers  # noqa: E402
 
 PARTS = ("estimator", "gather", "gemm", "scatter")
@@ -158,7 +160,7 @@ def run_steps(model, optimizer, method, cfg, batches, *, steps: int, start: int,
     model.train()
     for i in range(steps):
         batch = batches[(start + i) % len(batches)]
-        if hasattr(method, "set_context"):
+        if method.set_context is not None:
             method.set_context(model, cfg, context or None)
         if graphs:
             torch.compiler.cudagraph_mark_step_begin()

@@ -14,7 +14,7 @@ import traceback
 import pytest
 import torch
 
-from bench.matrix import CASES, TIERS, get_custom_cases
+from bench.matrix import CASES, TIERS, get_custom_cases, get_peft_config_cases
 from fixtures.data.datasets import DataError, DataUnavailable, get_custom_kind
 from fixtures.data.scale import get_loss_decrease
 from fixtures.models.real_models import ModelUnavailable
@@ -36,6 +36,7 @@ from fixtures.training.flops import get_mfu, get_peak_flops
 from fixtures.training.metrics import check_floor
 from fixtures.training.quality_curve import QualityCurve, check_eval_every
 from fixtures.training.train import TimeLimit, make_autocast, train
+from methods._common import MethodUnavailable
 
 
 def pytest_generate_tests(metafunc):
@@ -46,8 +47,10 @@ def pytest_generate_tests(metafunc):
     options = metafunc.config.stash[RUN_OPTIONS]
     kinds = {name: get_custom_kind(path) for name, path in options["datasets"].items()}
     # a --dataset's LoRA cases first: the other methods' relative floors compare with them
-    cases = custom_floor.order_reference_first(CASES + get_custom_cases(list(options["datasets"]), kinds=kinds),
-                                               options["datasets"])
+    extra = list(options["peft_configs"])
+    cases = CASES + get_peft_config_cases(extra) + get_custom_cases(list(options["datasets"]), kinds=kinds,
+                                                                    methods=tuple(extra))
+    cases = custom_floor.order_reference_first(cases, options["datasets"])
     for c in cases:
         check_floor(c.floor.metric, c.floor.value, where=c.id)
     cases = expand_sweep(cases, options["sweep"], options["overrides"])  # --sweep: one case per value
@@ -125,7 +128,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         with memory:
             try:
                 run = build_run(case, tier=TIERS[case.tier], options=options, device=device)
-            except (DataUnavailable, ModelUnavailable) as e:
+            except (DataUnavailable, ModelUnavailable, MethodUnavailable) as e:
                 pytest.skip(str(e))
             record.update(model=run.model_name, config=dataclasses.asdict(run.cfg),
                           settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol)

@@ -1,8 +1,9 @@
 """Pieces shared by the method modules: target modules per architecture and default hooks.
 
 A method module exposes ``Config`` and ``apply(model, cfg, *, task_type)``; it may
-also define ``penalty``, ``after_step``, ``make_optimizer`` and ``stats``. The
-defaults below are what the training loop uses when a module leaves one out.
+also define ``penalty``, ``after_step``, ``make_optimizer``, ``stats`` and ``set_context``.
+``Method`` fills in the defaults (``HOOKS``) for the hooks a module leaves out, so a
+module defines only what it changes.
 """
 
 import types
@@ -43,12 +44,21 @@ def normalize_targets(cfg) -> None:
     object.__setattr__(cfg, "target_modules", (value,) if isinstance(value, str) else tuple(value))
 
 
+class MethodUnavailable(RuntimeError):
+    """The installed libraries lack what a method needs (e.g. an older peft): its cases skip."""
+
+
+def get_owner(cls) -> str:
+    """How errors name a Config class: ``methods.lora.Config``, or a table method's own name."""
+    return getattr(cls, "owner", f"{cls.__module__}.Config")
+
+
 def check_positive(cfg, *names: str) -> None:
     """Raise a ValueError naming the field, its value and the fix when a field is not > 0."""
     for name in names:
         value = getattr(cfg, name)
         if not value > 0:
-            raise ValueError(f"{type(cfg).__module__}.Config.{name}={value!r}: must be > 0")
+            raise ValueError(f"{get_owner(type(cfg))}.{name}={value!r}: must be > 0")
 
 
 def check_fraction(cfg, *names: str, upper_open: bool = True) -> None:
@@ -58,7 +68,7 @@ def check_fraction(cfg, *names: str, upper_open: bool = True) -> None:
         ok = 0.0 <= value < 1.0 if upper_open else 0.0 <= value <= 1.0
         if not ok:
             bound = "[0, 1)" if upper_open else "[0, 1]"
-            raise ValueError(f"{type(cfg).__module__}.Config.{name}={value!r}: must be in {bound}")
+            raise ValueError(f"{get_owner(type(cfg))}.{name}={value!r}: must be in {bound}")
 
 
 def fits(annotation, value) -> bool:
@@ -120,9 +130,9 @@ def config_from_dict(config_cls, values: dict):
     unknown = set(values) - known
     if unknown:
         raise ValueError(
-            f"unknown option(s) {sorted(unknown)} for {config_cls.__module__}; known: {sorted(known)}"
+            f"unknown option(s) {sorted(unknown)} for {get_owner(config_cls)}; known: {sorted(known)}"
         )
-    check_types(f"{config_cls.__module__}.Config", config_cls, values)
+    check_types(get_owner(config_cls), config_cls, values)
     return config_cls(**values)
 
 
@@ -150,3 +160,26 @@ def weight_sparsity(model: torch.nn.Module, cfg=None) -> dict:
             zeros += int((p.detach() == 0).sum())
             total += p.numel()
     return {"weight_sparsity": zeros / total if total else 0.0}
+
+
+HOOKS = {"make_optimizer": adamw, "penalty": no_penalty, "after_step": no_after_step, "stats": weight_sparsity,
+         "set_context": None}
+
+
+class Method:
+    """A method as the loop sees it: its module's (or table entry's) names, and the default
+    ``HOOKS`` for those it leaves out."""
+
+    def __init__(self, name: str, namespace):
+        self.name, self._namespace = name, namespace
+
+    def __getattr__(self, attr: str):
+        try:
+            return getattr(self._namespace, attr)
+        except AttributeError:
+            if attr in HOOKS:
+                return HOOKS[attr]
+            raise AttributeError(f"method {self.name!r} has no {attr!r}") from None
+
+    def __repr__(self) -> str:
+        return f"<method {self.name}>"

@@ -4,11 +4,7 @@ from dataclasses import dataclass
 
 import torch
 
-from methods._common import adamw as make_optimizer  # noqa: F401  (a method hook)
 from methods._common import check_positive
-from methods._common import no_after_step as after_step  # noqa: F401
-from methods._common import no_penalty as penalty  # noqa: F401
-from methods._common import weight_sparsity as stats  # noqa: F401
 
 
 @dataclass(frozen=True)

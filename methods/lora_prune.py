@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 
-from methods._common import adamw as make_optimizer  # noqa: F401  (a method hook)
 from methods._common import check_fraction, check_positive, weight_sparsity
 from methods.lora import Config as LoraConfig
 from methods.lora import apply as apply_lora

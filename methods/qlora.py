@@ -22,8 +22,6 @@ from dataclasses import dataclass
 import torch
 
 from methods._common import adamw
-from methods._common import no_after_step as after_step  # noqa: F401  (a method hook)
-from methods._common import no_penalty as penalty  # noqa: F401
 from methods._common import weight_sparsity
 from methods.lora import Config as LoraConfig
 from methods.lora import make_lora_config

@@ -27,9 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from methods._common import adamw as make_optimizer  # noqa: F401  (a method hook)
 from methods._common import check_fraction, check_positive, weight_sparsity
-from methods._common import no_penalty as penalty  # noqa: F401
 from methods._sparselora_layers import ARCHITECTURES, State, account, get_layers, install, make_blocks
 from methods._sparselora_presets import PAPER_LORA, PRESETS, get_preset_peak, get_preset_schedule  # noqa: F401
 from methods.lora import Config as LoraConfig

@@ -71,7 +71,7 @@ def get_environment(sources: list[Source]) -> list[EnvBlock]:
 
 
 # recorded run option -> its command-line flag; lists repeat the flag
-RERUN_FLAGS = (("dataset", "--dataset"), ("data_dir", "--data-dir"), ("model", "--model"), ("set", "--set"),
+RERUN_FLAGS = (("dataset", "--dataset"), ("peft_config", "--peft-config"), ("data_dir", "--data-dir"), ("model", "--model"), ("set", "--set"),
                ("limit_train", "--limit-train"), ("limit_eval", "--limit-eval"),
                ("custom_floor_margin", "--custom-floor-margin"), ("sweep", "--sweep"), ("tune", "--tune"),
                ("tune_factors", "--tune-factors"))

@@ -97,7 +97,7 @@ def test_nonsense_settings_are_refused_by_name(setting):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["--set", "dora.r=4"], "scope must be 'train' or a method"),
+        (["--set", "nomethod.r=4"], "scope must be 'train' or a method"),
         (["--set", "lora.r"], "expects KEY=VALUE"),
         (["--seeds", "a,b"], "--seeds expects integers"),
         (["--model", "mnist=tiny-llama"], "unknown dataset"),

@@ -20,7 +20,7 @@ from transformers import (
     LlamaForCausalLM,
 )
 
-from methods import lora, sparselora
+from methods import get_method
 from methods._sparselora_estimator import (
     Proxy,
     get_channel_norms,
@@ -31,6 +31,9 @@ from methods._sparselora_estimator import (
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = 100
+
+lora, sparselora = get_method("lora"), get_method("sparselora")  # the modules plus the default hooks
+
 
 
 def make_model(family: str, layers: int = 4):

@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fixtures.training.settings import TrainSettings  # noqa: E402
 from fixtures.training.train import train  # noqa: E402
-from methods import lora, sparselora  # noqa: E402
+from methods import get_method  # noqa: E402
+
+lora, sparselora = get_method("lora"), get_method("sparselora")  # the modules plus the default hooks
 
 VARIANTS = {  # name -> (method, Config options); the real tier: lr 1e-3, LoRA defaults (r 8, q/v)
     "lora": (lora, {}),

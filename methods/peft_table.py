@@ -1,0 +1,197 @@
+"""Methods that differ only in their peft config: one ``TABLE`` entry each.
+
+An entry names the peft config class, the method's own fields (field -> type, default,
+peft keyword), the peft keywords it always sets, and where its defaults come from. From it
+``get_entry`` builds the method's frozen ``Config`` (with ``target_modules``, ``lr`` and
+``weight_decay``, validated: positive sizes, dropouts in [0, 1)) and its ``apply``;
+the loop's hooks are the defaults (``methods._common.HOOKS``).
+
+Sources of the defaults: peft's comparison suite, huggingface/peft
+``method_comparison/MetaMathQA/experiments/<method>/*/adapter_config.json`` and
+``training_params.json`` (Llama-3.2-3B, read 2026-12 at 5d602fd). Its runs use one learning
+rate, 1e-4 (``default_training_params.json``), except where an experiment's
+``training_params.json`` sets its own; each method's default ``lr`` here is this suite's LoRA
+rate (5e-4) times that ratio. LoRA variants keep this suite's LoRA defaults (r 8, alpha 16),
+so that each differs from ``lora`` in its one field, as the comparison suite's own LoRA and
+DoRA runs differ only in ``use_dora``. Target modules: empty means the model family's
+attention q/v (as ``lora``), or peft's default for the architecture where the entry says so.
+"""
+
+from dataclasses import dataclass, field, make_dataclass
+
+import torch
+
+from methods._common import MethodUnavailable, check_fraction, check_positive, get_target_modules, normalize_targets
+
+LORA_LR = 5e-4  # methods.lora.Config.lr: the rate the comparison suite's 1e-4 maps to
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One table method.
+
+    Args:
+        peft_class: the peft config class (e.g. "VeraConfig").
+        since: the first peft release that has it (a method whose peft lacks it skips).
+        summary: paper and idea, one line.
+        fields: field -> (type, default, peft keyword).
+        source: where the defaults come from.
+        fixed: peft keywords always set (e.g. use_dora=True).
+        lr: default peak learning rate.
+        positive: fields that must be > 0.
+        fractions: fields in [0, 1) (dropouts).
+        peft_targets: empty target_modules = peft's default for the architecture (else attention q/v).
+    """
+
+    peft_class: str
+    since: str
+    summary: str
+    fields: dict
+    source: str
+    fixed: dict = field(default_factory=dict)
+    lr: float = LORA_LR
+    positive: tuple = ()
+    fractions: tuple = ()
+    peft_targets: bool = False
+
+
+LORA_FIELDS = {"r": (int, 8, "r"), "alpha": (int, 16, "lora_alpha"), "dropout": (float, 0.1, "lora_dropout")}
+# PiSSA and OLoRA re-initialise the base from its own SVD / QR: no dropout on the adapter (peft's docs).
+LORA_INIT_FIELDS = {**LORA_FIELDS, "dropout": (float, 0.0, "lora_dropout")}
+LORA_SOURCE = "this suite's LoRA defaults (methods.lora)"
+EXPERIMENTS = "peft method_comparison/MetaMathQA/experiments/"
+
+TABLE = {
+    "dora": Entry("LoraConfig", "0.9.0", "DoRA (Liu et al., ICML 2024): LoRA on a weight's direction, its magnitude "
+                  "trained apart", LORA_FIELDS, f"{LORA_SOURCE}; use_dora as {EXPERIMENTS}lora/llama-3.2-3B-rank32-dora",
+                  fixed={"use_dora": True}, positive=("r", "alpha"), fractions=("dropout",)),
+    "rslora": Entry("LoraConfig", "0.7.0", "rsLoRA (Kalajdzievski, 2023): LoRA scaled by alpha/sqrt(r), not alpha/r",
+                    LORA_FIELDS, f"{LORA_SOURCE}; use_rslora as {EXPERIMENTS}lora/llama-3.2-3B-rank64-rslora",
+                    fixed={"use_rslora": True}, positive=("r", "alpha"), fractions=("dropout",)),
+    "pissa": Entry("LoraConfig", "0.11.0", "PiSSA (Meng et al., NeurIPS 2024): LoRA initialised from the weight's top "
+                   "singular vectors, the base keeps the residual", {**LORA_INIT_FIELDS, "init": (str, "pissa", "init_lora_weights")},
+                   f"{LORA_SOURCE}; init 'pissa' (exact SVD; 'pissa_niter_N' is peft's fast randomised SVD)",
+                   positive=("r", "alpha"), fractions=("dropout",)),
+    "olora": Entry("LoraConfig", "0.11.0", "OLoRA (Büyükakyüz, 2024): LoRA initialised from a QR decomposition of the "
+                   "weight", LORA_INIT_FIELDS, f"{LORA_SOURCE}; init_lora_weights='olora'",
+                   fixed={"init_lora_weights": "olora"}, positive=("r", "alpha"), fractions=("dropout",)),
+    "vera": Entry("VeraConfig", "0.11.0", "VeRA (Kopiczko et al., ICLR 2024): frozen shared random A, B; trained "
+                  "scaling vectors", {"r": (int, 256, "r"), "d_initial": (float, 0.1, "d_initial"),
+                                      "dropout": (float, 0.0, "vera_dropout")},
+                  f"{EXPERIMENTS}vera/llama-3.2-3B-default (lr 1e-3: 10x)", fixed={"save_projection": True},
+                  lr=10 * LORA_LR, positive=("r", "d_initial"), fractions=("dropout",)),
+    "ia3": Entry("IA3Config", "0.4.0", "IA3 (Liu et al., NeurIPS 2022): trained vectors rescale keys, values and the "
+                 "FFN's inner activations", {}, f"{EXPERIMENTS}ia3/llama-3.2-3B-default (peft's default targets); "
+                 "lr as ia3/llama-3.2-3B-lr_0.001 (10x)", lr=10 * LORA_LR, peft_targets=True),
+    "loha": Entry("LoHaConfig", "0.6.0", "LoHa (Hyeon-Woo et al., ICLR 2022): the update is the Hadamard product of two "
+                  "low-rank products", {"r": (int, 32, "r"), "alpha": (int, 64, "alpha"),
+                                        "rank_dropout": (float, 0.0, "rank_dropout"),
+                                        "module_dropout": (float, 0.0, "module_dropout")},
+                  f"{EXPERIMENTS}loha/llama-3.2-3B-rank32", positive=("r", "alpha"),
+                  fractions=("rank_dropout", "module_dropout")),
+    "lokr": Entry("LoKrConfig", "0.6.0", "LoKr (Yeh et al., ICLR 2024): the update is a Kronecker product with a "
+                  "low-rank factor", {"r": (int, 32, "r"), "alpha": (int, 64, "alpha"),
+                                      "decompose_factor": (int, 4, "decompose_factor"),
+                                      "rank_dropout": (float, 0.0, "rank_dropout"),
+                                      "module_dropout": (float, 0.0, "module_dropout")},
+                  f"{EXPERIMENTS}lokr/llama-3.2-3B-rank32-factor4-lr0.003 (lr 3e-3: 30x)", lr=30 * LORA_LR,
+                  positive=("r", "alpha"), fractions=("rank_dropout", "module_dropout")),
+    "oft": Entry("OFTConfig", "0.7.0", "OFT (Qiu et al., NeurIPS 2023): a trained block-diagonal orthogonal rotation "
+                 "of the input (Cayley transform)", {"r": (int, 32, "r"), "eps": (float, 6e-5, "eps"),
+                                                     "module_dropout": (float, 0.0, "module_dropout")},
+                 f"{EXPERIMENTS}oft/llama-3.2-3B-rank32 (r = number of blocks)", fixed={"oft_block_size": 0},
+                 positive=("r", "eps"), fractions=("module_dropout",)),
+    "boft": Entry("BOFTConfig", "0.11.0", "BOFT (Liu et al., ICLR 2024): an orthogonal rotation factored as a butterfly "
+                  "of sparse blocks", {"block_size": (int, 4, "boft_block_size"),
+                                       "n_butterfly_factor": (int, 1, "boft_n_butterfly_factor"),
+                                       "dropout": (float, 0.0, "boft_dropout")},
+                  f"{EXPERIMENTS}boft/llama-3.2-3B-default", positive=("block_size", "n_butterfly_factor"),
+                  fractions=("dropout",)),
+    "miss": Entry("MissConfig", "0.17.0", "MiSS (Kang & Yin, 2025): one shared trained shard expanded over the weight",
+                  {"r": (int, 64, "r"), "mini_r": (int, 1, "mini_r"), "dropout": (float, 0.0, "miss_dropout")},
+                  f"{EXPERIMENTS}miss/llama-3.2-3B-default", positive=("r", "mini_r"), fractions=("dropout",)),
+    "lily": Entry("LilyConfig", "0.19.0", "Lily (Zhong et al., 2025): low-rank adapters whose projectors are shared "
+                  "across layers and routed", {"r": (int, 140, "r"), "stride_A": (int, 14, "stride_A"),
+                                               "num_B": (int, 2, "num_B"), "scaling": (float, 8.0, "scaling")},
+                  f"{EXPERIMENTS}lily/llama-3.2-3B-rank140-mlp-a2-b2-s8.0 (there on the MLP)",
+                  positive=("r", "stride_A", "num_B", "scaling")),
+    "shira": Entry("ShiraConfig", "0.17.0", "SHiRA (Bhardwaj et al., 2024): a sparse trained update of a fixed random "
+                   "set of weights (as many as rank-r LoRA)", {"r": (int, 32, "r"),
+                                                                "mask_type": (str, "random", "mask_type"),
+                                                                "random_seed": (int, 42, "random_seed")},
+                   f"{EXPERIMENTS}shira/llama-3.2-3B-lr_0.0003-random_seed_42 (lr 3e-4: 3x)", lr=3 * LORA_LR,
+                   positive=("r",)),
+    "fourierft": Entry("FourierFTConfig", "0.12.0", "FourierFT (Gao et al., ICML 2024): trained coefficients of a few "
+                       "random 2-D Fourier frequencies", {"n_frequency": (int, 1000, "n_frequency"),
+                                                          "scaling": (float, 300.0, "scaling"),
+                                                          "random_loc_seed": (int, 777, "random_loc_seed")},
+                       f"{EXPERIMENTS}fourierft/llama-3.2-3B-default", positive=("n_frequency", "scaling")),
+    "randlora": Entry("RandLoraConfig", "0.16.0", "RandLoRA (Albert et al., ICLR 2025): full-rank updates from frozen "
+                      "random bases, trained diagonal scalings", {"r": (int, 32, "r"),
+                                                                  "alpha": (int, 640, "randlora_alpha"),
+                                                                  "dropout": (float, 0.0, "randlora_dropout")},
+                      f"{EXPERIMENTS}randlora/llama-3.2-3B-default", fixed={"save_projection": True},
+                      positive=("r", "alpha"), fractions=("dropout",)),
+}
+
+
+def make_config_class(name: str, entry: Entry) -> type:
+    """The frozen, validated Config of a table method."""
+
+    def __post_init__(self):
+        normalize_targets(self)
+        check_positive(self, "lr", *entry.positive)
+        check_fraction(self, *entry.fractions)
+
+    own = [(f, t, field(default=d)) for f, (t, d, _) in entry.fields.items()]
+    common = [("target_modules", tuple[str, ...], field(default=())), ("lr", float, field(default=entry.lr)),
+              ("weight_decay", float, field(default=0.0))]
+    cls = make_dataclass("Config", own + common, frozen=True, namespace={"__post_init__": __post_init__})
+    cls.__module__, cls.owner = __name__, f"methods.{name}.Config"
+    defaults = ", ".join(f"{f}={d!r}" for f, (_, d, _) in entry.fields.items())
+    where = "peft's default for the architecture" if entry.peft_targets else "the family's attention q/v"
+    cls.__doc__ = (f"{entry.summary}.\n\nDefaults: {defaults or 'none of its own'}, lr={entry.lr:g} "
+                   f"(source: {entry.source}). target_modules: empty = {where}.")
+    return cls
+
+
+CONFIGS = {name: make_config_class(name, entry) for name, entry in TABLE.items()}
+
+
+def get_peft_config_class(name: str):
+    """The peft config class of a table method; MethodUnavailable when the installed peft lacks it."""
+    import peft
+
+    entry = TABLE[name]
+    cls = getattr(peft, entry.peft_class, None)
+    if cls is None:
+        raise MethodUnavailable(f"{name} needs peft >= {entry.since} ({entry.peft_class}); "
+                                f"found peft {peft.__version__}: pip install -U peft")
+    return cls
+
+
+def make_peft_config(name: str, model: torch.nn.Module, cfg, *, task_type: str):
+    """The peft config of a table method for this Config and model."""
+    entry = TABLE[name]
+    targets = None if entry.peft_targets and not cfg.target_modules else get_target_modules(model, cfg.target_modules)
+    values = {keyword: getattr(cfg, f) for f, (_, _, keyword) in entry.fields.items()}
+    return get_peft_config_class(name)(target_modules=targets, task_type=task_type, **entry.fixed, **values)
+
+
+@dataclass(frozen=True)
+class TableMethod:
+    """What ``get_method`` serves for a table method: its Config and apply."""
+
+    name: str
+    Config: type
+
+    def apply(self, model: torch.nn.Module, cfg, *, task_type: str) -> torch.nn.Module:
+        """Wrap the model with the method's peft adapter."""
+        from peft import get_peft_model
+
+        return get_peft_model(model, make_peft_config(self.name, model, cfg, task_type=task_type))
+
+
+def get_entry(name: str) -> TableMethod:
+    """The table method ``name`` (a key of TABLE)."""
+    return TableMethod(name, CONFIGS[name])

@@ -1,0 +1,206 @@
+"""The peft-config methods (methods.peft_table, methods.adalora) and --peft-config files: registry,
+matrix, validation, apply on the tiny model, and the usage errors of a bad file."""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from bench.matrix import CASES, PEFT_CONFIG_OPTIONS, TIERS, get_peft_config_cases
+from bench.method_options import EAGER_SETTINGS, SCALE_PEFT_LR, TINY_PEFT_OPTIONS
+from fixtures.models.models import make_tiny_model
+from fixtures.run.peft_configs import get_case_method, get_peft_configs
+from methods import METHODS, get_method
+from methods._common import HOOKS, MethodUnavailable
+from methods.peft_table import TABLE
+from methods.peft_file import PeftFileError, read_peft_config
+
+NEW = ("adalora", *TABLE)
+CONFIGS = "tests/data/peft_configs"
+
+
+def test_the_registry_has_eighteen_methods_or_more_and_each_runs_in_every_tier():
+    assert len(METHODS) >= 18 and set(NEW) <= set(METHODS)
+    for method in NEW:
+        tiers = {c.tier for c in CASES if c.method == method}
+        assert {"tiny", "real", "perf", "scale"} <= tiers, method
+        datasets = {c.dataset for c in CASES if c.method == method and c.tier == "tiny"}
+        assert datasets == {"sst2", "imdb", "wikitext2", "sst2_instruct", "imdb_instruct"}, method
+    assert set(TINY_PEFT_OPTIONS) == set(SCALE_PEFT_LR) == set(NEW)
+    assert set(EAGER_SETTINGS) <= set(METHODS)
+
+
+def test_the_six_first_methods_keep_their_options():
+    """Ids keep their meaning: the older methods' options are what they were."""
+    perf = {c.method: c.get_options() for c in CASES if c.tier == "perf" and c.dataset == "wikitext2"}
+    assert perf["lora"] == {"lr": 1e-3, "target_modules": ("all-linear",), "r": 16, "dropout": 0.0}
+    assert perf["hira"] == {"target_modules": ("all-linear",), "dropout": 0.0}
+    assert perf["full_ft"] == {}
+    tiny = {(c.method, c.dataset): c.get_options() for c in CASES if c.tier == "tiny" and c.hardware == "cpu"}
+    assert tiny[("hira", "sst2_instruct")] == {"lr": 3e-2, "target_modules": ("all-linear",)}
+    assert tiny[("full_ft", "imdb_instruct")] == {"lr": 1e-3}
+    assert tiny[("lora", "imdb_instruct")] == {"lr": 3e-3, "dropout": 0.0, "target_modules": ("all-linear",), "r": 16}
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_each_config_validates_and_is_json_native(name):
+    method = get_method(name)
+    cfg = method.Config()
+    json.dumps(dataclasses.asdict(cfg))
+    assert method.Config.__doc__ and ("source" in method.Config.__doc__ or "experiments" in method.Config.__doc__)
+    with pytest.raises(ValueError, match=r"\.lr=-1"):
+        method.Config(lr=-1)
+    assert method.Config(target_modules="all-linear").target_modules == ("all-linear",)
+
+
+@pytest.mark.parametrize("name, field, value", [
+    ("dora", "r", 0), ("vera", "dropout", 1.0), ("oft", "eps", 0.0), ("adalora", "target_r", 128),
+    ("adalora", "tinit", 0.95), ("boft", "block_size", -4),
+])
+def test_nonsense_values_are_refused_by_name(name, field, value):
+    with pytest.raises(ValueError, match=rf"methods\.{name}\.Config\.{field}"):
+        get_method(name).Config(**{field: value})
+
+
+def test_methods_define_only_the_hooks_they_change():
+    lora, adalora = get_method("lora"), get_method("adalora")
+    assert lora.make_optimizer is HOOKS["make_optimizer"] and lora.after_step is HOOKS["after_step"]
+    assert adalora.after_step is not HOOKS["after_step"] and adalora.penalty is HOOKS["penalty"]
+    assert get_method("sparselora").set_context is not None and lora.set_context is None
+    with pytest.raises(AttributeError, match="lora"):
+        lora.no_such_hook
+
+
+def run_steps(name, kind="classification", steps=3, cfg=None):
+    torch.manual_seed(0)
+    method = get_method(name)
+    model, _ = make_tiny_model("tiny-llama", kind=kind, num_labels=2, seed=0)
+    cfg = cfg or method.Config(**TINY_PEFT_OPTIONS.get(name, {}))
+    model = method.apply(model, cfg, task_type="SEQ_CLS" if kind == "classification" else "CAUSAL_LM")
+    params = [p for p in model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in params]
+    optimizer = method.make_optimizer(params, cfg, device=torch.device("cpu"))
+    ids = torch.randint(5, 60, (4, 10), generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 0, 1]) if kind == "classification" else ids
+    for step in range(1, steps + 1):
+        model(input_ids=ids, labels=labels).loss.backward()
+        optimizer.step()
+        method.after_step(model, cfg, step=step, total_steps=steps)
+        optimizer.zero_grad(set_to_none=True)
+    return method, model, cfg, params, before
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_apply_trains_adapters_on_the_tiny_model(name):
+    _, model, _, params, before = run_steps(name)
+    total = sum(p.numel() for p in model.parameters())
+    assert 0 < sum(p.numel() for p in params) < total / 2, "adapters (and the head) only"
+    moved = [n for (n, p), b in zip(((n, p) for n, p in model.named_parameters() if p.requires_grad), before)
+             if not torch.equal(p.detach(), b) and "score" not in n]
+    assert moved, f"{name}: no adapter weight moved"
+
+
+def test_adalora_allocator_runs_and_shrinks_the_ranks():
+    method = get_method("adalora")
+    cfg = method.Config(init_r=8, target_r=2, tinit=0.1, tfinal=0.2, lr=1e-2)
+    _, model, cfg, _, _ = run_steps("adalora", steps=10, cfg=cfg)
+    stats = method.stats(model, cfg)
+    assert stats["adalora_tinit_steps"] == 1 and stats["adalora_tfinal_steps"] == 2
+    assert stats["adalora_mean_rank"] == pytest.approx(2, abs=0.5)
+
+
+def test_a_method_whose_peft_lacks_its_config_skips_naming_the_version(monkeypatch):
+    import peft
+
+    monkeypatch.delattr(peft, "LilyConfig")
+    method = get_method("lily")
+    model, _ = make_tiny_model("tiny-llama", kind="classification", num_labels=2, seed=0)
+    with pytest.raises(MethodUnavailable, match=r"lily needs peft >= 0\.19\.0"):
+        method.apply(model, method.Config(), task_type="SEQ_CLS")
+
+
+# --peft-config files
+
+
+def write(tmp_path, values, name="adapter_config.json"):
+    path = tmp_path / name
+    path.write_text(values if isinstance(values, str) else json.dumps(values))
+    return str(path)
+
+
+@pytest.mark.parametrize("values, message", [
+    ('{"peft_type": "HRA", "r": 8', "invalid JSON at line 1"),
+    ([1, 2], "expected a JSON object"),
+    ({"r": 8}, "no 'peft_type' key"),
+    ({"peft_type": "NOT_A_TYPE"}, "peft_type 'NOT_A_TYPE' is not a type peft"),
+    ({"peft_type": "HRA", "r": "eight"}, r"key 'r' = 'eight': HRAConfig.r expects an integer"),
+    ({"peft_type": "HRA", "rank": 8}, r"key\(s\) \['rank'\] are no fields of HRAConfig"),
+])
+def test_a_bad_file_names_the_file_and_the_key(tmp_path, values, message):
+    path = write(tmp_path, values)
+    with pytest.raises(PeftFileError, match=message) as error:
+        read_peft_config(path)
+    assert str(tmp_path) in str(error.value)
+    with pytest.raises(pytest.UsageError, match=rf"--peft-config mine={path}: .*{message}"):
+        get_peft_configs({"mine": path}, {})
+
+
+def test_a_missing_file_and_a_taken_name_are_usage_errors(tmp_path):
+    with pytest.raises(pytest.UsageError, match=r"--peft-config mine=/no/such\.json: /no/such\.json: no such file"):
+        get_peft_configs({"mine": "/no/such.json"}, {})
+    with pytest.raises(pytest.UsageError, match=r"'lora' is already a method"):
+        get_peft_configs({"lora": f"{CONFIGS}/hra"}, {"lora": "a method"})
+    with pytest.raises(pytest.UsageError, match="NAME must be an identifier"):
+        get_peft_configs({"my-hra": f"{CONFIGS}/hra"}, {})
+
+
+def test_a_file_method_runs_where_lora_runs_and_applies():
+    cases = get_peft_config_cases(["myhra"])
+    lora = [c for c in CASES if c.method == "lora" and not c.variant and c.tier != "ci"]
+    assert [c.id.replace("myhra-", "lora-", 1) for c in cases] == [c.id for c in lora]
+    assert all(c.get_options() == PEFT_CONFIG_OPTIONS.get((c.tier, c.hardware), {}) for c in cases)
+    assert "myhra" not in TIERS["tiny"].options
+    method = get_case_method("myhra", {"peft_configs": {"myhra": f"{CONFIGS}/hra"}})
+    cfg = method.Config(lr=1e-2)
+    assert cfg.peft_config["r"] == 8 and json.dumps(dataclasses.asdict(cfg))
+    model, _ = make_tiny_model("tiny-llama", kind="classification", num_labels=2, seed=0)
+    model = method.apply(model, cfg, task_type="SEQ_CLS")
+    assert any("hra_" in n for n, p in model.named_parameters() if p.requires_grad)
+
+
+def test_prompt_learning_on_a_classifier_skips_saying_why(tmp_path):
+    path = write(tmp_path, {"peft_type": "PROMPT_TUNING", "num_virtual_tokens": 4})
+    method = get_case_method("prompts", {"peft_configs": {"prompts": path}})
+    model, _ = make_tiny_model("tiny-llama", kind="classification", num_labels=2, seed=0)
+    with pytest.raises(MethodUnavailable, match="prompt learning .* not on a SEQ_CLS model"):
+        method.apply(model, method.Config(), task_type="SEQ_CLS")
+
+
+def test_targets_the_model_lacks_skip_saying_why(tmp_path):
+    path = write(tmp_path, {"peft_type": "HRA", "r": 4, "target_modules": ["query", "value"]})
+    method = get_case_method("bert_hra", {"peft_configs": {"bert_hra": path}})
+    model, _ = make_tiny_model("tiny-llama", kind="classification", num_labels=2, seed=0)
+    with pytest.raises(MethodUnavailable, match="HRAConfig cannot apply to"):
+        method.apply(model, method.Config(), task_type="SEQ_CLS")
+
+
+def test_three_peft_configs_outside_the_registry_run_on_the_tiny_tier(tmp_path):
+    """HRA, GraLoRA and DeLoRA from their saved adapter_config.json files (tests/data/peft_configs,
+    written by PeftConfig.save_pretrained), through pytest, on tiny SST-2: each clears the floor.
+    HRA's Householder reflections need a higher rate than the tiny tier's 5e-3 (0.61 there, 0.96 at 2e-2)."""
+    import subprocess
+    import sys
+
+    names = {"hra_file": "hra", "gralora_file": "gralora", "delora_file": "delora"}
+    args = [arg for name, folder in names.items() for arg in ("--peft-config", f"{name}={CONFIGS}/{folder}")]
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", *args, "-m", f"smoke and cpu and sst2 and ({' or '.join(names)})",
+         "--set", "hra_file.lr=0.02", "-q", "-p", "no:cacheprovider", "--benchmark-json", str(out)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    results = {b["extra_info"]["method"]: b["extra_info"] for b in json.loads(out.read_text())["benchmarks"]}
+    assert set(results) == set(names)
+    assert all(r["status"] == "passed" and r["accuracy"] >= r["floor_value"] for r in results.values())
+    assert results["hra_file"]["config"]["peft_config"]["peft_type"] == "HRA"
