@@ -30,6 +30,7 @@ from fixtures.run.stop import check as check_stop
 from fixtures.training.flops import get_mfu, get_peak_flops
 from fixtures.training.metrics import check_floor
 from fixtures.training.train import TimeLimit, make_autocast, train
+from methods._common import MethodUnavailable
 
 
 def pytest_generate_tests(metafunc):
@@ -111,7 +112,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
         with memory:
             try:
                 run = build_run(case, tier=TIERS[case.tier], options=run_options, device=device)
-            except (DataUnavailable, ModelUnavailable) as e:
+            except (DataUnavailable, ModelUnavailable, MethodUnavailable) as e:
                 pytest.skip(str(e))
             record.update(model=run.model_name, config=dataclasses.asdict(run.cfg),
                           settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol)
