@@ -23,7 +23,7 @@ A backend whose package is missing, or that cannot run on the device, raises
 ``MethodUnavailable``: the case skips, saying what to install.
 """
 
-import importlib.metadata
+import importlib
 import importlib.util
 import tempfile
 from dataclasses import dataclass
@@ -232,6 +232,11 @@ def make_optimizer(params, cfg: Config, *, device: torch.device) -> torch.optim.
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def get_backend_version(cfg: Config) -> str:
+    """The backend package's ``__version__`` (also where it travels without its dist-info folder)."""
+    return str(getattr(importlib.import_module(BACKENDS[cfg.backend][0]), "__version__", "unknown"))
+
+
 def stats(model: torch.nn.Module, cfg: Config) -> dict:
     """Adapter weight sparsity; the frozen parameters that are not 4-bit, by dtype (what the
     upcast left where: ``qlora_frozen_dtypes`` {dtype: parameters}); the backend, its version,
@@ -245,6 +250,6 @@ def stats(model: torch.nn.Module, cfg: Config) -> dict:
     optimizer = get_optimizer_class(cfg, device)
     extra = {"qlora_scaler_block_sizes": torchao_backend.get_scaler_block_sizes(model)} if cfg.backend == "torchao" else {}
     return {**weight_sparsity(model, cfg), "qlora_frozen_dtypes": dtypes, "qlora_upcast": cfg.upcast,
-            "qlora_backend": cfg.backend, "qlora_backend_version": importlib.metadata.version(BACKENDS[cfg.backend][0]),
+            "qlora_backend": cfg.backend, "qlora_backend_version": get_backend_version(cfg),
             "qlora_build": "in_place" if cfg.backend == "torchao" else cfg.build,
             "qlora_optimizer": f"{optimizer.__module__}.{optimizer.__qualname__}", **extra}
