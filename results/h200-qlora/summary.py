@@ -8,25 +8,14 @@ step's peak (GiB and x LoRA's), the backend, its version, the optimizer and the 
 Usage: python results/h200-qlora/summary.py RESULT.json [...]
 """
 
-import json
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "h200-scale"))
+from summary import load  # noqa: E402  (the scale scripts' reader: case id -> extra_info)
 
 GIB = 2**30
 DONE = ("passed", "failed_floor")
-
-
-def load(paths) -> dict:
-    rows = {}
-    for path in paths:
-        try:
-            data = json.load(open(path))
-        except (OSError, ValueError) as e:
-            print(f"{path}: unreadable ({e})")
-            continue
-        for b in data.get("benchmarks", []):
-            e = b.get("extra_info") or {}
-            rows[e.get("case_id", b.get("name"))] = e
-    return rows
 
 
 def get(e: dict, key: str):
