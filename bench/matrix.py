@@ -129,22 +129,30 @@ SCALE_CPU_OPTIONS.update(full_ft={"lr": 1e-3}, hira={"lr": 0.3}, sparselora={
     "lr": 2e-2, "dense_first": 0, "dense_last": 0, "ffn_sparsity": 0.5, "attn_sparsity": 0.25})
 SCALE_CPU_OPTIONS.update(SCALE_CPU_PEFT_OPTIONS)
 # Per-method settings differences on the GPU. Full fine-tuning trains fp32 master weights under
-# bf16 autocast (pure bf16 updates of full weights are lost to rounding). QLoRA and SparseLoRA run
-# eagerly: QLoRA's 4-bit matmuls took a cold compilation past 10 minutes at 135M (docs/speed.md).
-# SparseLoRA compiles layer by layer like the others: dynamo guards on each layer's sparsity by
-# value, so layers of one schedule share a graph (three graphs for 8 layers of the math preset).
-SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, "qlora": {"compile": ""}, **EAGER_SETTINGS}
+# bf16 autocast (pure bf16 updates of full weights are lost to rounding). QLoRA compiles layer by
+# layer like the others, with either backend (bitsandbytes >= 0.46 registers its 4-bit ops with
+# torch.library; torchao's NF4 tensor is a traceable subclass): the 10-minute cold compilation at
+# 135M (docs/speed.md) was the whole model under CUDA graphs. SparseLoRA compiles layer by layer
+# too: dynamo guards on each layer's sparsity by value, so layers of one schedule share a graph
+# (three graphs for 8 layers of the math preset). The table methods peft does not test compiled
+# run eagerly (EAGER_SETTINGS, bench/method_options.py).
+SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, **EAGER_SETTINGS}
 # Second cases at 8B (the id's variant): the LoRA family with gradient checkpointing; LoRA
 # with liger-kernel's fused kernels (its fused linear cross-entropy replaces the chunked loss).
 # Checkpointing recomputes each compiled layer in the backward pass: without CUDA graphs
 # (compile "default"), whose replays would overwrite the outputs the recomputation needs. The
 # method's own settings win (QLoRA stays eager).
+# QLoRA's torchao backend (variant "torchao") runs at every shape, with checkpointing at 8B
+# ("torchao-gc"); the cases without a variant are bitsandbytes'.
 SCALE_VARIANTS = {
     "gc": ({"grad_checkpointing": True, "compile": "default"}, ("lora", "hira", "qlora", "lora_prune", "sparselora")),
+    "torchao-gc": ({"grad_checkpointing": True, "compile": "default"}, ("qlora",)),
     "liger": ({"fused_kernels": "liger", "loss_chunk": 0}, ("lora",)),
     "liger-gc": ({"fused_kernels": "liger", "loss_chunk": 0, "grad_checkpointing": True, "compile": "default"},
                  ("lora",)),
 }
+# Variant (its first word) -> method options: QLoRA's second 4-bit backend.
+SCALE_BACKENDS = {"torchao": {"backend": "torchao"}}
 # The tiny tier's instruct cases: the classification cases' data, a causal LM head.
 TINY_INSTRUCT_SETTINGS = {
     "sst2_instruct": {"epochs": 3, "max_length": 32, "log_every": 20},
@@ -362,7 +370,7 @@ class Case:
 
     @property
     def needs_bnb(self) -> bool:
-        return self.method == "qlora"
+        return self.method == "qlora" and self.get_options().get("backend", "bitsandbytes") == "bitsandbytes"
 
     @property
     def floor(self) -> Floor:
@@ -464,7 +472,7 @@ CASES += [
 ]
 CASES += [
     Case(method, "wikitext2", "scale", "gpu", model="llama-8b", variant=variant,
-         min_gpu_gib=SCALE_SHAPES["llama-8b"][1],
+         min_gpu_gib=SCALE_SHAPES["llama-8b"][1], options=SCALE_BACKENDS.get(variant.split("-")[0], {}),
          settings={"batch_size": SCALE_SHAPES["llama-8b"][0], **extra, **SCALE_METHOD_SETTINGS.get(method, {})})
     for variant, (extra, methods) in SCALE_VARIANTS.items()
     for method in methods
@@ -474,6 +482,14 @@ CASES += [
          options=SCALE_CPU_OPTIONS.get(method, {}))
     for method in METHODS
 ]
+# QLoRA's second backend at every shape, GPU and the CI shape (the 8B checkpointing case is a variant above).
+CASES += [
+    Case("qlora", "wikitext2", "scale", "gpu", model=shape, min_gpu_gib=gib, variant="torchao",
+         options=SCALE_BACKENDS["torchao"], settings={"batch_size": batch, **SCALE_METHOD_SETTINGS.get("qlora", {})})
+    for shape, (batch, gib) in SCALE_SHAPES.items()
+]
+CASES += [Case("qlora", "wikitext2", "scale", "cpu", model="tiny-shape", variant="torchao", settings=SCALE_CPU_SETTINGS,
+               options={**SCALE_CPU_OPTIONS["qlora"], **SCALE_BACKENDS["torchao"]})]
 
 # Methods run on a dataset added with --dataset NAME=PATH (real tier, every hardware).
 CUSTOM_METHODS = tuple(METHODS)

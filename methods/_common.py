@@ -12,6 +12,12 @@ from dataclasses import fields
 
 import torch
 
+
+class MethodUnavailable(RuntimeError):
+    """A method's optional package is missing, or it cannot run on this device: its cases skip
+    (the message says how to un-skip)."""
+
+
 # Attention query/value projections per model family: the seed's LoRA targets.
 ATTENTION_QV = {
     "bert": ("query", "value"),

@@ -149,6 +149,27 @@ def get_ratio(value, ref) -> str:
     return f"{value / ref:.2f}×" if fmt.is_num(value) and fmt.is_num(ref) and ref else fmt.DASH
 
 
+def get_reference(method: str, methods) -> str:
+    """What a row is compared with: LoRA of the same variant where that ran (qlora+gc with lora+gc);
+    for another checkpointing variant (its name ends in "gc", e.g. qlora+torchao-gc) LoRA with
+    gradient checkpointing; else plain LoRA (a LoRA variant too)."""
+    base, _, variant = method.partition("+")
+    if not variant or base == REFERENCE:
+        return REFERENCE
+    for candidate in (f"{REFERENCE}+{variant}", f"{REFERENCE}+gc" if variant.endswith("gc") else ""):
+        if candidate in methods:
+            return candidate
+    return REFERENCE
+
+
+def get_label(method: str, rows: list[Row]) -> str:
+    """The method, and for QLoRA its 4-bit backend, version and optimizer (as the runs recorded them)."""
+    backends = sorted({f"{r.extra['qlora_backend']} {r.extra.get('qlora_backend_version', '?')}, "
+                       f"{str(r.extra.get('qlora_optimizer', '?')).rpartition('.')[2]}"
+                       for r in rows if r.extra.get("qlora_backend")})
+    return f"{method} ({'; '.join(backends)})" if backends else method
+
+
 COLUMNS = ["Size", "Method", "Status", "Step time p50 (ms)", "× LoRA", "Tokens/s", "× LoRA", "MFU",
            "Peak memory (GiB: GPU, else CPU RSS)", "× LoRA", "Breakdown / step peak", "Frozen weights (GiB)", "× LoRA"]
 
@@ -172,15 +193,13 @@ def get_ratio_rows(groups: dict) -> list[list[str]]:
                 "cover": mean(done, lambda r: r.extra.get("mem_parts_over_peak")),
             }
 
+        refs = {name: values(methods.get(name, [])) for name in {get_reference(m, methods) for m in methods}}
         for method in sorted(methods, key=lambda m: (m.partition("+")[0] != REFERENCE, m)):
             rs = methods[method]
-            v = values(rs)
-            base, _, variant = method.partition("+")  # against LoRA of the same variant where it ran
-            same = methods.get(f"{REFERENCE}+{variant}") if variant and base != REFERENCE else None
-            ref = values(same or methods.get(REFERENCE, []))
+            v, ref = values(rs), refs[get_reference(method, methods)]
             status = ", ".join(sorted({r.status for r in rs}))
             out.append([
-                model, method, status,
+                model, get_label(method, rs), status,
                 fmt.get_ms(v["time"]), get_ratio(v["time"], ref["time"]),
                 fmt.get_count(v["rate"]), get_ratio(v["rate"], ref["rate"]),
                 fmt.get_percent(v["mfu"], 1),
@@ -199,7 +218,9 @@ def make_scale_section(rows: list[Row], *, with_plots: bool = True) -> ScaleSect
     section = ScaleSection(columns=COLUMNS, rows=get_ratio_rows(groups), notes=[
         "Random-init Llama-3 shapes: these runs measure cost only (no quality). Ratios are against LoRA "
         "of the same size and variant; a method with a variant (e.g. lora+gc: gradient checkpointing) is its own "
-        "row, compared with LoRA of that variant (a LoRA variant with plain LoRA).",
+        "row, compared with LoRA of that variant (a LoRA variant with plain LoRA; another checkpointing variant, "
+        "its name ending in gc, with lora+gc). QLoRA's rows name their 4-bit backend, its version and the "
+        "optimizer that ran (qlora: bitsandbytes, qlora+torchao: torchao's NF4 tensor).",
         "Breakdown / step peak: (frozen weights + trainable params + gradients + optimizer state + activation "
         "peak) over the measured step's peak allocated; 1 means the parts, read from the tensors, explain the "
         "allocator's peak. Paged optimizer state is left out of the sum (it is outside torch's allocator).",

@@ -94,6 +94,33 @@ def test_scale_section_plots_table_and_cost_only_cells(rows):
     table = {(r[0], r[1]): r for r in model.scale.rows}
     assert table[("llama-8b", "qlora")][-1] == "0.37×"  # frozen weights against LoRA's
     assert table[("llama-8b", "full_ft")][2] == "oom"
+    assert table[("llama-8b", "lora+gc")][4] == "1.33×"  # step time against LoRA's
+
+
+def test_scale_table_shows_the_qlora_backends_side_by_side(tmp_path):
+    backends = {None: ("bitsandbytes", "0.50.2", "bitsandbytes.optim.adamw.PagedAdamW8bit"),
+                "torchao": ("torchao", "0.17.0", "torchao.optim.adam.AdamW8bit")}
+    benches = [make_bench("lora", "llama-8b", step=0.25, peak=35 * GIB, frozen=15 * GIB),
+               make_bench("lora", "llama-8b", step=0.36, peak=20 * GIB, frozen=15 * GIB, variant="gc")]
+    for variant, (backend, version, optimizer) in backends.items():
+        for gc, step in (("", 0.30), ("gc", 0.40)):
+            name = "-".join(v for v in (variant, gc) if v) or None
+            bench = make_bench("qlora", "llama-8b", step=step, peak=10 * GIB, frozen=5.3 * GIB, variant=name)
+            bench["extra_info"].update(qlora_backend=backend, qlora_backend_version=version, qlora_optimizer=optimizer)
+            benches.append(bench)
+    path = tmp_path / "backends.json"
+    path.write_text(json.dumps({"machine_info": {}, "commit_info": {}, "datetime": "2026-12-03T10:00:00",
+                                "version": "5.3.1", "benchmarks": benches}))
+    table = {r[1]: r for r in summarize(load([path])).scale.rows}
+    assert list(table) == ["lora", "lora+gc", "qlora (bitsandbytes 0.50.2, PagedAdamW8bit)",
+                           "qlora+gc (bitsandbytes 0.50.2, PagedAdamW8bit)", "qlora+torchao (torchao 0.17.0, AdamW8bit)",
+                           "qlora+torchao-gc (torchao 0.17.0, AdamW8bit)"]
+    assert table["qlora+torchao (torchao 0.17.0, AdamW8bit)"][4] == "1.20×"  # against LoRA
+    assert table["qlora+torchao-gc (torchao 0.17.0, AdamW8bit)"][4] == "1.11×"  # against LoRA + gc
+
+
+def test_scale_rows_are_cost_only_in_the_datasets_table(rows):
+    model = summarize(rows)
     wiki = next(d for d in model.datasets if d.name == "wikitext2")
     assert {r.cells["quality"].text for r in wiki.rows} == {"cost only"}
     assert wiki.plots == []  # no quality plot of random-init runs
