@@ -33,7 +33,8 @@ def test_a_seed_outside_numpys_range_is_a_usage_error():
 
 def test_limit_train_zero_is_a_usage_error_not_no_limit(tmp_path):
     options = {"seeds": "0", "model": [], "dataset": [], "overrides": [], "limit_train": 0, "limit_eval": None,
-               "data_dir": None, "benchmark_json": None, "custom_floor_margin": 0.05}
+               "data_dir": None, "benchmark_json": None, "custom_floor_margin": 0.05, "peft_config": [],
+               "sweep": [], "tune": None, "tune_factors": None}
     config = SimpleNamespace(getoption=lambda name, default=None: options.get(name, default), rootpath=tmp_path,
                              getini=lambda name: [])
     with pytest.raises(pytest.UsageError, match="--limit-train 0: must be >= 1 \\(leave it out for no limit\\)"):
