@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from bench.method_options import (EAGER_SETTINGS, LORA_VARIANTS, SCALE_CPU_PEFT_OPTIONS, SCALE_PEFT_EXTRA,
-                                   SCALE_PEFT_LR, TINY_PEFT_OPTIONS)
+                                   SCALE_PEFT_LR, TINY_PEFT_OPTIONS, TINY_TUNED_LR)
 from methods import METHODS
 
 
@@ -432,7 +432,8 @@ def get_tiny_instruct_options(method: str, dataset: str) -> dict:
 
 CASES = [
     Case(method, dataset, "tiny", hardware,
-         options=get_tiny_instruct_options(method, dataset) if dataset in INSTRUCT_DATASETS else {})
+         options={**(get_tiny_instruct_options(method, dataset) if dataset in INSTRUCT_DATASETS else {}),
+                  **({"lr": TINY_TUNED_LR[method, dataset]} if (method, dataset) in TINY_TUNED_LR else {})})
     for hardware in ("cpu", "gpu")
     for dataset in DATASETS
     for method in METHODS

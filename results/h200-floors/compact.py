@@ -19,13 +19,14 @@ KEEP = ("case_id", "method", "dataset", "tier", "hardware", "seed", "status", "f
 
 
 def main(out: str, paths: list[str]) -> int:
-    entries = []
+    entries, readable = [], []
     for path in paths:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError) as e:
             print(f"{path}: unreadable ({e})")
             continue
+        readable.append(path)
         for b in data.get("benchmarks", []):
             extra = b.get("extra_info", {})
             entry = {k: extra[k] for k in KEEP if k in extra}
@@ -35,7 +36,7 @@ def main(out: str, paths: list[str]) -> int:
             entries.append(entry)
     Path(out).write_text(json.dumps(entries, indent=0, default=str))
     print(f"{len(entries)} cases from {len(paths)} files -> {out}")
-    print_floor_table(paths)
+    print_floor_table(readable)
     tuned = [e for e in entries if "tune_lr" in e]
     for e in sorted(tuned, key=lambda e: e["case_id"]):
         scores = ", ".join(f"{r:g}: {s if s is None else round(s, 4)}"

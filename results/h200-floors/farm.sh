@@ -21,7 +21,7 @@ run_job() {
   echo "[$name] rc=$? $((SECONDS - start)) s: $(tail -n 1 "$work/$name.log")"
 }
 export -f run_job && export work JOB_TIMEOUT
-grep -v '^#' "$JOBS" | grep . | tr '\n' '\0' | xargs -0 -P "$PARALLEL" -I{} bash -c 'eval run_job {}'
+grep -v '^#' "$JOBS" | grep . | xargs -d '\n' -P "$PARALLEL" -I{} bash -c 'eval "run_job $1"' _ {}
 grep -h -E "^(FAILED|ERROR)" "$work"/*.log | cut -c1-220
 python results/h200-floors/compact.py "$OUT/compact.json" "$work"/*.json | tee "$OUT/table.txt"
 tar czf "$OUT/logs.tgz" -C "$work" $(cd "$work" && ls *.log)
