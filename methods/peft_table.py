@@ -41,6 +41,7 @@ class Entry:
         positive: fields that must be > 0.
         fractions: fields in [0, 1) (dropouts).
         peft_targets: empty target_modules = peft's default for the architecture (else attention q/v).
+        merge_unsupported: why peft cannot merge this adapter into the base ("" = it can).
     """
 
     peft_class: str
@@ -53,6 +54,7 @@ class Entry:
     positive: tuple = ()
     fractions: tuple = ()
     peft_targets: bool = False
+    merge_unsupported: str = ""
 
 
 LORA_FIELDS = {"r": (int, 8, "r"), "alpha": (int, 16, "lora_alpha"), "dropout": (float, 0.1, "lora_dropout")}
@@ -114,7 +116,9 @@ TABLE = {
                   "across layers and routed", {"r": (int, 140, "r"), "stride_A": (int, 14, "stride_A"),
                                                "num_B": (int, 2, "num_B"), "scaling": (float, 8.0, "scaling")},
                   f"{EXPERIMENTS}lily/llama-3.2-3B-rank140-mlp-a2-b2-s8.0 (there on the MLP)",
-                  positive=("r", "stride_A", "num_B", "scaling")),
+                  positive=("r", "stride_A", "num_B", "scaling"),
+                  merge_unsupported="peft's Lily layers have no merge (peft 0.21: NotImplementedError): "
+                                    "its projectors are shared across layers and routed"),
     "shira": Entry("ShiraConfig", "0.17.0", "SHiRA (Bhardwaj et al., 2024): a sparse trained update of a fixed random "
                    "set of weights (as many as rank-r LoRA)", {"r": (int, 32, "r"),
                                                                 "mask_type": (str, "random", "mask_type"),
@@ -184,6 +188,11 @@ class TableMethod:
 
     name: str
     Config: type
+
+    @property
+    def MERGE_UNSUPPORTED(self) -> str | None:  # noqa: N802  (the name methods._common's hooks read)
+        """Why the merged-inference measurement cannot run for this method (None: it can)."""
+        return TABLE[self.name].merge_unsupported or None
 
     def apply(self, model: torch.nn.Module, cfg, *, task_type: str) -> torch.nn.Module:
         """Wrap the model with the method's peft adapter."""

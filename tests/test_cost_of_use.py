@@ -54,7 +54,7 @@ def test_merged_logits_equal_unmerged(name, kind):
     with torch.inference_mode():
         reference = model(**BATCH).logits
     obstacle = merge.get_merge_obstacle(model, method)
-    if name in ("full_ft", "qlora"):
+    if name in ("full_ft", "qlora", "lily"):  # no adapter; a 4-bit base; peft's Lily has no merge
         assert obstacle, f"{name} must say why it cannot merge"
         return
     assert obstacle is None, obstacle

@@ -222,7 +222,7 @@ def test_a_batch_larger_than_the_data_is_refused_not_a_hang():
     [
         (["--model", "sst2=not-a-model"], "unknown model; use a short name (tiny-bert"),
         (["--model", "sst2=/no/such/checkpoint"], "no such file or folder"),
-        (["-m", "dora"], "Unknown marker(s) in '-m' expression: dora"),  # a method that does not exist
+        (["-m", "lorra"], "Unknown marker(s) in '-m' expression: lorra"),  # a method that does not exist
         (["-m", "smoke and tpu"], "Unknown marker(s) in '-m' expression: tpu"),  # hardware
         (["-m", "mnist"], "Unknown marker(s) in '-m' expression: mnist"),  # dataset
     ],

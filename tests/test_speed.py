@@ -164,21 +164,25 @@ def test_a_failing_flop_counter_does_not_fail_training(monkeypatch):
 
 def test_perf_tier_is_gpu_only_and_states_its_precision_per_method():
     from bench.matrix import CASES
+    from bench.method_options import EAGER_SETTINGS, LORA_VARIANTS
     from fixtures.run.cases import get_settings
 
     perf = [c for c in CASES if c.tier == "perf"]
     assert {c.hardware for c in perf} == {"gpu"} and {c.dataset for c in perf} == {"sst2", "wikitext2", "sst2_instruct"}
     for case in perf:
         settings = get_settings(case, {})  # every perf case is a valid TrainSettings
-        # every method with CUDA graphs, SparseLoRA included; the instruct task runs eagerly
-        eager = case.dataset == "sst2_instruct"
+        # every method with CUDA graphs, SparseLoRA included; the instruct task and the methods
+        # peft does not test compiled (EAGER_SETTINGS) run eagerly
+        eager = case.dataset == "sst2_instruct" or case.method in EAGER_SETTINGS
         assert settings.compile == ("" if eager else "reduce-overhead")
         if case.dataset == "wikitext2":
             mixed = case.method in ("full_ft", "qlora")
             assert settings.loss_chunk > 0 and settings.dtype == "bf16"
             assert (settings.trainable_dtype, settings.autocast) == (("fp32", "bf16") if mixed else ("bf16", ""))
-            if case.method not in ("full_ft", "hira"):
-                assert case.get_options()["target_modules"] == ("all-linear",) and case.get_options()["r"] == 16
+            if case.method not in ("full_ft", "hira"):  # every linear layer; the LoRA family at rank 16
+                assert case.get_options()["target_modules"] == ("all-linear",)
+                if case.method in ("lora", "qlora", "lora_prune", "sparselora", *LORA_VARIANTS):
+                    assert case.get_options()["r"] == 16
 
 
 def test_layers_scope_compiles_each_block_and_restores_eager():
