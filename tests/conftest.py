@@ -19,3 +19,14 @@ def results_in_temporary_storage(tmp_path_factory):
     mp.delenv("CI", raising=False)
     yield storage
     mp.undo()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` (minutes each) are opt-in: they run only when the -m expression
+    names them (``pytest tests -m slow``); otherwise they skip, saying how to run them."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow (minutes): opt-in with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)

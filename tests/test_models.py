@@ -116,7 +116,7 @@ def test_half_precision_copy_loads_as_float32(tmp_path):
 
 
 @needs_smollm2
-@pytest.mark.slow  # the first call de-quantizes the GGUF (~45 s on 2 cores), the second reads the cache
+# the first call de-quantizes the GGUF (~45 s on 2 cores), the second reads the cache
 def test_smollm2_from_gguf_is_a_clean_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setenv("PEFT_BENCH_CACHE", str(tmp_path / "cache"))  # ~500 MB de-quantized: not the user's cache
     model, tokenizer, source = make_real_model("smollm2-135m", kind="lm", num_labels=0)
