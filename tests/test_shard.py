@@ -459,7 +459,6 @@ def test_bad_cluster_options_are_usage_errors_before_submitting(tmp_path, monkey
     assert not (tmp_path / "out").exists()  # nothing submitted, nothing written
 
 
-@pytest.mark.slow
 def test_submitit_array_finishes_the_same_ids_as_local_workers(tmp_path):
     """The SLURM path through submitit's local executor, against --executor local, on one selection."""
     pytest.importorskip("submitit")
