@@ -254,8 +254,8 @@ class Floor:
 # Tiny-tier floors, set from every method's tiny cases on CPU and GPU over seeds 0-2
 # (results/h200-floors: call1 and call2 on one H200 machine, its GPU and its CPU, 2026-12-03,
 # 22 methods at the rates of bench/method_options.py; the CPU and GPU values agreed to a point).
-# Generated data is balanced: chance is 0.50. A floor must prove learning: at least 0.60 (four
-# standard errors of a chance-level accuracy on the 300-400 evaluation examples above chance).
+# Generated data is balanced: chance is 0.50. A floor must prove learning: at least 0.60, which
+# is 3.5 (300 evaluation examples) to 4 (400) standard errors of a chance-level accuracy above 0.50.
 # The margin: every method kept in the default matrix clears its floor on every measured seed
 # and device by at least 0.025 (about one standard error); the (method, task) pairs that do not,
 # at their dev-chosen rate, leave the smoke marker for "unmet" (TINY_UNMET, below).

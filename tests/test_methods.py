@@ -49,7 +49,9 @@ def test_every_case_has_a_floor_above_chance():
     for case in CASES:
         floor = case.floor
         if floor.metric == "accuracy":
-            assert floor.value >= 0.65, f"{case.id}: floor {floor.value} is not >= majority class + 15 points"
+            # Balanced classes (chance 0.50); 0.60 is 3.5-4 standard errors of a chance-level
+            # score above chance on the tiny tier's 300-400 evaluation examples (bench/matrix.py).
+            assert floor.value >= 0.60, f"{case.id}: floor {floor.value} is not >= chance + 10 points"
         elif floor.metric == "perplexity_ratio":
             assert 0 < floor.value < 1, f"{case.id}: perplexity must fall below the untrained model's"
         elif floor.metric == "loss_decrease":  # random-init shapes: the loss must fall
