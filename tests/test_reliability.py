@@ -1,5 +1,6 @@
 """Failures become statuses; bad input becomes a clear message; same seed, same numbers."""
 
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -94,24 +95,51 @@ def test_nonsense_settings_are_refused_by_name(setting):
         TrainSettings(**setting)
 
 
-@pytest.mark.parametrize(
-    "args, expected",
-    [
-        (["--set", "nomethod.r=4"], "scope must be 'train' or a method"),
-        (["--set", "lora.r"], "expects KEY=VALUE"),
-        (["--seeds", "a,b"], "--seeds expects integers"),
-        (["--model", "mnist=tiny-llama"], "unknown dataset"),
-        (["--benchmark-json", "/no/such/dir/out.json"], "folder /no/such/dir does not exist"),
-        (["--benchmark-json", "/tmp"], "--benchmark-json /tmp: is a folder"),
-        (["--set", "train.max_steps=abc"], "TrainSettings.max_steps='abc': expected an integer"),
-    ],
-)
-def test_bad_options_are_usage_errors(args, expected):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench", "-m", "smoke and cpu and sst2 and lora", "-p", "no:cacheprovider",
-         "--benchmark-disable", "-q", *args],
-        capture_output=True, text=True, timeout=120,
-    )
+BAD_OPTIONS = [
+    (["--set", "nomethod.r=4"], "scope must be 'train' or a method"),
+    (["--set", "lora.r"], "expects KEY=VALUE"),
+    (["--seeds", "a,b"], "--seeds expects integers"),
+    (["--model", "mnist=tiny-llama"], "unknown dataset"),
+    (["--benchmark-json", "/no/such/dir/out.json"], "folder /no/such/dir does not exist"),
+    (["--benchmark-json", "/tmp"], "--benchmark-json /tmp: is a folder"),
+    (["--set", "train.max_steps=abc"], "TrainSettings.max_steps='abc': expected an integer"),
+]
+UNKNOWN_NAMES = [
+    (["--model", "sst2=not-a-model"], "unknown model; use a short name (tiny-bert"),
+    (["--model", "sst2=/no/such/checkpoint"], "no such file or folder"),
+    (["-m", "lorra"], "Unknown marker(s) in '-m' expression: lorra"),  # a method that does not exist
+    (["-m", "smoke and tpu"], "Unknown marker(s) in '-m' expression: tpu"),  # hardware
+    (["-m", "mnist"], "Unknown marker(s) in '-m' expression: mnist"),  # dataset
+]
+PYTEST = [sys.executable, "-m", "pytest", "bench", "-p", "no:cacheprovider", "--benchmark-disable", "-q"]
+
+
+def bad_option_command(args):
+    return [*PYTEST, "-m", "smoke and cpu and sst2 and lora", *args]
+
+
+def unknown_name_command(args):
+    return [*PYTEST, "--collect-only", *args]
+
+
+@pytest.fixture(scope="module")
+def usage_runs():
+    """Every usage-error command of this module, run once, as many at a time as there are cores
+    (each spends seconds importing torch before it refuses its input)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    commands = [bad_option_command(a) for a, _ in BAD_OPTIONS] + [unknown_name_command(a) for a, _ in UNKNOWN_NAMES]
+
+    def run(command):
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return {tuple(c): proc for c, proc in zip(commands, pool.map(run, commands))}
+
+
+@pytest.mark.parametrize("args, expected", BAD_OPTIONS)
+def test_bad_options_are_usage_errors(usage_runs, args, expected):
+    proc = usage_runs[tuple(bad_option_command(args))]
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR
     assert expected in proc.stdout + proc.stderr
 
@@ -217,22 +245,9 @@ def test_a_batch_larger_than_the_data_is_refused_not_a_hang():
         next(iter_lm_batches(torch.arange(10), block=5, batch_size=4, seed=0, device="cpu"))
 
 
-@pytest.mark.parametrize(
-    "args, expected",
-    [
-        (["--model", "sst2=not-a-model"], "unknown model; use a short name (tiny-bert"),
-        (["--model", "sst2=/no/such/checkpoint"], "no such file or folder"),
-        (["-m", "lorra"], "Unknown marker(s) in '-m' expression: lorra"),  # a method that does not exist
-        (["-m", "smoke and tpu"], "Unknown marker(s) in '-m' expression: tpu"),  # hardware
-        (["-m", "mnist"], "Unknown marker(s) in '-m' expression: mnist"),  # dataset
-    ],
-)
-def test_unknown_names_are_usage_errors(args, expected):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench", "-p", "no:cacheprovider", "--benchmark-disable", "-q",
-         "--collect-only", *args],
-        capture_output=True, text=True, timeout=120,
-    )
+@pytest.mark.parametrize("args, expected", UNKNOWN_NAMES)
+def test_unknown_names_are_usage_errors(usage_runs, args, expected):
+    proc = usage_runs[tuple(unknown_name_command(args))]
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
     assert expected in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
