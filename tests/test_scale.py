@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from bench.matrix import CASES, FLOORS, TIERS, Case
+from bench.matrix import CASES, FLOORS, SCALE_CPU_UNMET, TIERS, Case
 from fixtures.data.scale import get_loss_decrease
 from fixtures.models.shapes import SHAPES, count_params, get_shape, get_shape_config, make_shape_model
 from fixtures.run.cases import build_run, set_seed
@@ -70,7 +70,8 @@ def test_scale_cases_cover_every_method_and_shape_and_keep_old_ids():
     assert len(ids) == len(set(ids))
     for shape in ("llama-1b", "llama-3b", "llama-8b"):
         assert {c.method for c in scale if c.model == shape and not c.variant and c.hardware == "gpu"} == set(METHODS)
-    assert {c.method for c in scale if c.hardware == "cpu"} == set(METHODS)
+    # The CI shape leaves out only the methods whose rate for it is not yet chosen (bench/matrix.py).
+    assert {c.method for c in scale if c.hardware == "cpu"} == set(METHODS) - set(SCALE_CPU_UNMET)
     gc = {c.method for c in scale if c.variant == "gc"}
     assert gc == {"lora", "hira", "qlora", "lora_prune", "sparselora"}
     assert all(c.get_settings()["grad_checkpointing"] for c in scale if c.variant == "gc")
