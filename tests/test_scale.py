@@ -70,8 +70,10 @@ def test_scale_cases_cover_every_method_and_shape_and_keep_old_ids():
     assert len(ids) == len(set(ids))
     for shape in ("llama-1b", "llama-3b", "llama-8b"):
         assert {c.method for c in scale if c.model == shape and not c.variant and c.hardware == "gpu"} == set(METHODS)
-    # The CI shape leaves out only the methods whose rate for it is not yet chosen (bench/matrix.py).
-    assert {c.method for c in scale if c.hardware == "cpu"} == set(METHODS) - set(SCALE_CPU_UNMET)
+    assert {c.method for c in scale if c.hardware == "cpu"} == set(METHODS)
+    # The CI shape's cases whose rate is not yet chosen are out of the scale marker, and only those.
+    marked = {c.method for c in scale if c.hardware == "cpu" and "scale" in {m.name for m in c.marks}}
+    assert marked == set(METHODS) - set(SCALE_CPU_UNMET)
     gc = {c.method for c in scale if c.variant == "gc"}
     assert gc == {"lora", "hira", "qlora", "lora_prune", "sparselora"}
     assert all(c.get_settings()["grad_checkpointing"] for c in scale if c.variant == "gc")
