@@ -25,3 +25,4 @@ grep -v '^#' "$JOBS" | grep . | xargs -d '\n' -P "$PARALLEL" -I{} bash -c 'eval 
 grep -h -E "^(FAILED|ERROR)" "$work"/*.log | cut -c1-220
 python results/h200-floors/compact.py "$OUT/compact.json" "$work"/*.json | tee "$OUT/table.txt"
 tar czf "$OUT/logs.tgz" -C "$work" $(cd "$work" && ls *.log)
+tar czf "$OUT/json.tgz" -C "$work" $(cd "$work" && ls *.json)   # the raw results, for the report
