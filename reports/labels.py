@@ -9,6 +9,8 @@ from reports.load import Row
 
 # tab20's strong shades first, then its light ones, then tab20b's darkest and middle ones: 30
 # colours, more than the methods that reports/families.json names, so no two of those share one.
+REFERENCE = "lora"
+
 PALETTE = [*(matplotlib.colormaps["tab20"].colors[i] for i in (*range(0, 20, 2), *range(1, 20, 2))),
            *(matplotlib.colormaps["tab20b"].colors[i] for i in (*range(0, 20, 4), *range(2, 20, 4)))]
 
@@ -38,3 +40,17 @@ def get_color(method: str, methods: tuple = ()) -> tuple:
         extra = sorted(m for m in set(methods) | {method} if m not in known)
         index = len(known) + extra.index(method)
     return PALETTE[index % len(PALETTE)]
+
+
+def get_reference(method: str, methods) -> str:
+    """The name a run is compared with, among ``methods`` (names with their variant, "qlora+gc"):
+    LoRA of the same variant where that ran (qlora+gc with lora+gc); for another checkpointing
+    variant (its name ends in "gc", e.g. qlora+torchao-gc) LoRA with gradient checkpointing; else
+    plain LoRA. A LoRA variant (lora+gc) is compared with plain LoRA: its cost is what it changes."""
+    base, _, variant = method.partition("+")
+    if not variant or base == REFERENCE:
+        return REFERENCE
+    for candidate in (f"{REFERENCE}+{variant}", f"{REFERENCE}+gc" if variant.endswith("gc") else ""):
+        if candidate in methods:
+            return candidate
+    return REFERENCE

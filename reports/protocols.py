@@ -41,9 +41,16 @@ def get_data_key(row: Row) -> str:
 
 
 def get_diff_text(mine: dict, others: list[dict]) -> str:
-    """"key=value, ..." for the keys of ``mine`` (flat, JSON text values) that some other differs in."""
-    differs = sorted(k for k in mine if any(o.get(k) != mine[k] for o in others))
-    return ", ".join(f"{k.split('.', 1)[-1]}={get_text(mine[k])}" for k in differs)
+    """"key=value, ..." for the keys (flat, JSON text values) where ``mine`` differs from some
+    other; a key that ``mine`` lacks (results from an older version) reads "key unset", and an
+    unset key equals null."""
+    def get(fields: dict, key: str):
+        return fields.get(key, "null")
+
+    keys = sorted({k for fields in (mine, *others) for k in fields})
+    differs = [k for k in keys if any(get(o, k) != get(mine, k) for o in others)]
+    return ", ".join(f"{k.split('.', 1)[-1]}={get_text(mine[k])}" if k in mine else f"{k.split('.', 1)[-1]} unset"
+                     for k in differs)
 
 
 def get_labels(groups: dict) -> dict:

@@ -13,12 +13,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reports import fmt, noise, plots
-from reports.labels import get_color
+from reports.labels import REFERENCE, get_color, get_reference
 from reports.load import Row
 from reports.model import Plot
 
 plt = plots.plt
-REFERENCE = "lora"
+# a method's n-th variant (lora, lora+gc, lora+liger, ...): same colour, its own line and marker
+VARIANT_LINES = ["-", "--", ":", "-."]
+VARIANT_MARKERS = ["o", "s", "^", "D", "v"]
 # breakdown key -> label, in stacking order
 PARTS = {
     "mem_frozen_bytes": "frozen weights",
@@ -87,12 +89,18 @@ def make_line_plot(groups: dict, *, get, ylabel: str, name: str, title: str) -> 
     with plt.rc_context(plots.RC):
         fig, ax = plt.subplots(figsize=(5.2, 3.0))
         methods = tuple(sorted(series))
-        for i, (method, points) in enumerate(sorted(series.items())):
+        variants: dict = defaultdict(list)  # base method -> its variants, in order
+        for method, points in sorted(series.items()):
             points.sort()
-            base = method.partition("+")[0]  # a variant keeps its method's colour, dashed
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=method,
-                    color=get_color(base, methods), linestyle="--" if base != method else "-")
+            base = method.partition("+")[0]  # a variant keeps its method's colour, its own line and marker
+            n = len(variants[base])
+            variants[base].append(method)
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=method, color=get_color(base, methods),
+                    marker=VARIANT_MARKERS[n % len(VARIANT_MARKERS)], linestyle=VARIANT_LINES[n % len(VARIANT_LINES)])
         ax.set_xscale("log")
+        sizes = sorted({p[0] for points in series.values() for p in points})
+        ax.set_xticks(sizes, [f"{size / 1e9:.1f}B" for size in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("Model parameters")
         ax.set_ylabel(ylabel)
         ax.legend(**plots.LEGEND)
@@ -147,19 +155,6 @@ def get_gib(value) -> str:
 
 def get_ratio(value, ref) -> str:
     return f"{value / ref:.2f}×" if fmt.is_num(value) and fmt.is_num(ref) and ref else fmt.DASH
-
-
-def get_reference(method: str, methods) -> str:
-    """What a row is compared with: LoRA of the same variant where that ran (qlora+gc with lora+gc);
-    for another checkpointing variant (its name ends in "gc", e.g. qlora+torchao-gc) LoRA with
-    gradient checkpointing; else plain LoRA (a LoRA variant too)."""
-    base, _, variant = method.partition("+")
-    if not variant or base == REFERENCE:
-        return REFERENCE
-    for candidate in (f"{REFERENCE}+{variant}", f"{REFERENCE}+gc" if variant.endswith("gc") else ""):
-        if candidate in methods:
-            return candidate
-    return REFERENCE
 
 
 def get_label(method: str, rows: list[Row]) -> str:

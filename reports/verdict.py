@@ -19,10 +19,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reports import fmt, knowledge, noise, protocols
+from reports.labels import REFERENCE, get_reference as get_reference_name
 from reports.load import Row
 
 COST_ONLY = "random-init (cost only)"
-REFERENCE = "lora"
 # quality metric -> (higher is better, unit of a difference, scale of a difference)
 QUALITY_AXES = {"accuracy": (True, "pt", 100.0), "perplexity": (False, "ppl", 1.0)}
 # From this many entries in one block, lines are grouped by method family.
@@ -92,7 +92,7 @@ def get_scope_key(row: Row) -> tuple:
 def get_entry_key(row: Row) -> tuple:
     """What makes an entry: the method, its variant, its settings and its config."""
     fields = protocols.get_fields(row)
-    rest = {k: v for k, v in fields.items() if k.startswith(("settings.", "config."))}
+    rest = {k: v for k, v in fields.items() if k.startswith(("settings.", "config.")) and v != "null"}
     return (row.method, json.dumps(rest, sort_keys=True))  # the method carries its variant: "lora+gc"
 
 
@@ -260,12 +260,11 @@ def get_basis(entries: dict, tier: str) -> str:
 
 
 def get_reference(key: tuple, entries: dict):
-    """LoRA of the same variant (qlora+gc -> lora+gc), else plain LoRA (the first by its settings),
-    else None; a LoRA variant (lora+gc) is compared with plain LoRA: its cost is what it changes."""
-    base, _, variant = key[0].partition("+")
-    names = [REFERENCE] if base == REFERENCE or not variant else [f"{REFERENCE}+{variant}", REFERENCE]
-    for name in names:
-        found = sorted(k for k in entries if k[0] == name)
+    """The entry a run is compared with: LoRA of the matching variant (``reports.labels.get_reference``),
+    else plain LoRA (the first by its settings), else None."""
+    name = get_reference_name(key[0], {k[0] for k in entries})
+    for candidate in dict.fromkeys([name, REFERENCE]):
+        found = sorted(k for k in entries if k[0] == candidate)
         if found:
             return found[0]
     return None

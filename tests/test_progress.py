@@ -74,6 +74,19 @@ def test_a_log_line_does_not_make_pytest_repeat_the_file_header():
     assert len(term.out) == 1 and term.currentfspath == "bench/test_finetune.py"
 
 
+def test_a_log_line_under_q_starts_below_the_row_of_dots():
+    """Under -q pytest writes its dots with no file name, so ensure_newline does not end their
+    row: the progress line must, or it would continue the dots' row ("...lora-x  step 1/9")."""
+    term = Terminal(isatty=False)
+    term._tw = SimpleNamespace(width_of_current_line=3)  # "..." written
+    progress.ProgressLine(make_config(term), interval=60, clock=lambda: 0.0)("lora-x-tiny-cpu-seed0", 1, 9, 0.4, 1.0)
+    assert term.out[0] == "\n" and term.out[1].startswith("lora-x-tiny-cpu-seed0  step 1/9")
+    term = Terminal(isatty=False)
+    term._tw = SimpleNamespace(width_of_current_line=0)  # at a line's start: no empty line
+    progress.ProgressLine(make_config(term), interval=60, clock=lambda: 0.0)("lora-x-tiny-cpu-seed0", 1, 9, 0.4, 1.0)
+    assert len(term.out) == 1
+
+
 def test_the_training_loop_reports_at_its_log_points():
     seen = []
     progress._sinks.append(lambda *args: seen.append(args))
