@@ -411,6 +411,7 @@ class Case:
         names += ["multigpu", f"gpus{self.gpus}"] if self.gpus > 1 else []
         names += ["multinode"] if self.nodes > 1 else []
         names += ["instruct"] if self.dataset in INSTRUCT_DATASETS else []
+        names += [part for part in self.variant.split("-") if part in VARIANT_MARKERS]
         return [getattr(pytest.mark, n) for n in dict.fromkeys(names)]
 
     def get_settings(self) -> dict:
@@ -423,6 +424,8 @@ class Case:
 
 
 INSTRUCT_DATASETS = ("sst2_instruct", "imdb_instruct")  # marker "instruct"
+# the parts of a case's variant that are markers too: -m "scale and gpu and not liger"
+VARIANT_MARKERS = ("gc", "liger", "torchao")
 DATASETS = ("sst2", "imdb", "wikitext2", *INSTRUCT_DATASETS)
 # SparseLoRA on the instruct tasks splits prompt from answer (prompt sparse, answer dense).
 INSTRUCT_OPTIONS = {"sparselora": {"context_aware": True}}

@@ -86,6 +86,17 @@ def test_scale_cases_cover_every_method_and_shape_and_keep_old_ids():
         assert c.floor == FLOORS[("wikitext2", "scale")] and c.floor.metric == "loss_decrease"
 
 
+def test_each_part_of_a_variant_is_a_marker():
+    """-m "scale and gpu and not liger" leaves out exactly the cases that need liger-kernel."""
+    def names(case):
+        return {m.name for m in case.marks}
+
+    scale_gpu = [c for c in CASES if c.tier == "scale" and c.hardware == "gpu"]
+    assert {c.variant for c in scale_gpu if "liger" in names(c)} == {"liger", "liger-gc"}
+    assert all("gc" in names(c) and "torchao" in names(c) for c in scale_gpu if c.variant == "torchao-gc")
+    assert all(not names(c) & {"gc", "liger", "torchao"} for c in scale_gpu if not c.variant)
+
+
 # the floor
 
 def test_loss_decrease_from_readings():
