@@ -14,7 +14,7 @@ Reads result rows only (``extra`` keys written by ``fixtures.run.cost_of_use``,
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from reports import fmt, plots
+from reports import fmt, noise, plots
 from reports.load import Row
 from reports.model import Plot
 
@@ -183,6 +183,26 @@ def make_curve_plot(groups: list[list[Row]], *, name: str) -> Plot | None:
                         "The dashed line is the case's floor.")
 
 
+def get_overhead_text(values: list[float]) -> str:
+    """Latency over the base model in words: "2.0% slower than the base model", "5.6% faster", or,
+    where several runs spread wider than their mean, "within noise of the base model (-5.6% ± 9.1)"."""
+    if not values:
+        return fmt.DASH
+    m = sum(values) / len(values)
+    half = noise.get_spread(values)
+    if len(values) > 1 and half >= abs(m):
+        return f"within noise of the base model ({m:+.1f}% ± {half:.1f}, 95% over {len(values)} runs)"
+    return f"{abs(m):.1f}% {'slower' if m > 0 else 'faster'} than the base model" if m else "as fast as the base model"
+
+
+def get_loss_text(points: list[float]) -> str:
+    """"loses 2.00 accuracy points", "gains 0.50 accuracy points" or "loses no accuracy" (mean)."""
+    m = sum(points) / len(points)
+    if abs(m) < 0.005:
+        return "loses no accuracy"
+    return f"{'loses' if m > 0 else 'gains'} {abs(m):.2f} accuracy points"
+
+
 def get_claims(rows: list[Row]) -> list[str]:
     """One line per claim, from the runs that measured it (means over every such run)."""
     lines = []
@@ -191,19 +211,19 @@ def get_claims(rows: list[Row]) -> list[str]:
         if not runs:
             lines.append(f"{claim}: not measured in this run.")
             continue
-        merged, unmerged = mean(runs, "merged_overhead_percent"), mean(runs, "unmerged_overhead_percent")
         where = ", ".join(sorted({f"{r.dataset}/{r.model}/{r.hardware}" for r in runs}))
-        lines.append(f"{claim}: merged adds {merged:+.1f}% latency over the base model (unmerged "
-                     f"{get_percent(unmerged)}%), mean of {len(runs)} run(s): {where}.")
+        merged = get_overhead_text([r.extra["merged_overhead_percent"] for r in runs])
+        unmerged = get_overhead_text([v for r in runs if fmt.is_num(v := r.extra.get("unmerged_overhead_percent"))])
+        lines.append(f"{claim}: merged, {merged} (unmerged, {unmerged}); {len(runs)} run(s): {where}.")
     runs = [r for r in rows if r.method == "qlora" and fmt.is_num(r.extra.get("merge_requant_4bit_accuracy"))
             and fmt.is_num(r.extra.get("accuracy"))]
     if runs:
         lost = [100 * (r.extra["accuracy"] - r.extra["merge_requant_4bit_accuracy"]) for r in runs]
         dequant = [100 * (r.extra["accuracy"] - r.extra["merge_dequant_bf16_accuracy"]) for r in runs
                    if fmt.is_num(r.extra.get("merge_dequant_bf16_accuracy"))]
-        lines.append(f"QLoRA merged and re-quantised to 4-bit loses {sum(lost) / len(lost):+.2f} accuracy points "
-                     f"against the unmerged adapter (de-quantised bf16 merge: "
-                     f"{(f'{sum(dequant) / len(dequant):+.2f}') if dequant else fmt.DASH}), mean of {len(runs)} run(s).")
+        lines.append(f"QLoRA merged and re-quantised to 4-bit {get_loss_text(lost)} against the unmerged adapter "
+                     f"(de-quantised bf16 merge: {get_loss_text(dequant) if dequant else fmt.DASH}), "
+                     f"mean of {len(runs)} run(s).")
     else:
         lines.append("QLoRA merged and re-quantised: not measured in this run.")
     return lines

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from reports import fmt, noise, plots
 from reports.load import Row
 from reports.model import Plot
-from reports.stats import Summary, summarize_values
+from reports.stats import Summary
 
 plt = plots.plt
 REFERENCE = "lora"
@@ -39,6 +39,7 @@ class Point:
         quality: accuracy (or perplexity) over seeds, in the report's units.
         speedup: LoRA's mean step time / this point's (None where either is missing).
         overlaps: its quality interval overlaps LoRA's.
+        speed_apart: the two step times differ beyond their noise (``reports.noise``).
     """
 
     label: str
@@ -46,6 +47,7 @@ class Point:
     quality: Summary
     speedup: float | None
     overlaps: bool
+    speed_apart: bool = True
 
 
 @dataclass
@@ -85,23 +87,36 @@ def get_mean(values: list) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def get_step_seconds(rows: list[Row]) -> float | None:
-    """The report's step time (median step, mean over seeds: ``reports.noise``)."""
-    measure = noise.get_step_time(rows)
-    return measure.value if measure else None
+def get_quality(runs: list[Row], metric: str, scale: float) -> Summary | None:
+    """Mean over seeds with the report's 95% interval (``noise.get_quality_interval``: for accuracy
+    it stays inside 0-100 and exists for one seed too), in the report's units."""
+    values = [r.extra[metric] * scale for r in runs if r.measured and fmt.is_num(r.extra.get(metric))]
+    if not values:
+        return None
+    interval = noise.get_quality_interval(runs, metric)
+    low, high = (None, None) if interval is None else (interval.low * scale, interval.high * scale)
+    return Summary(n=len(values), mean=sum(values) / len(values), sd=None, ci_low=low, ci_high=high)
 
 
 def make_point(label: str, rows: list[Row], *, key: str, metric: str, scale: float, reference: Summary,
-               reference_step: float | None) -> Point | None:
+               reference_step) -> Point | None:
+    """``reference_step``: LoRA's step time with its noise (``noise.get_step_time``) or None."""
     runs = [r for r in rows if r.measured and fmt.is_num(r.extra.get(metric)) and fmt.is_num(r.extra.get(key))]
     if not runs:
         return None
-    quality = summarize_values([r.extra[metric] * scale for r in runs])
-    step = get_step_seconds(runs)
+    quality = get_quality(runs, metric, scale)
+    step = noise.get_step_time(runs)
     low, high = get_interval(quality)
     ref_low, ref_high = get_interval(reference)
-    return Point(label, get_mean([r.extra[key] for r in runs]), quality,
-                 reference_step / step if reference_step and step else None, low <= ref_high and high >= ref_low)
+    speedup = reference_step.value / step.value if reference_step and step and step.value else None
+    apart = speedup is not None and noise.is_apart(step.value, step.noise, reference_step.value, reference_step.noise)
+    return Point(label, get_mean([r.extra[key] for r in runs]), quality, speedup,
+                 low <= ref_high and high >= ref_low, apart)
+
+
+def get_speed_text(p: Point) -> str:
+    """"1.52×", or "≈ 0.88× (within noise)" where the step times do not differ beyond their noise."""
+    return f"{p.speedup:.2f}×" if p.speed_apart else f"≈ {p.speedup:.2f}× (within noise)"
 
 
 def get_sentence(method: str, points: list, metric: str) -> str:
@@ -110,7 +125,7 @@ def get_sentence(method: str, points: list, metric: str) -> str:
     kept = [p for p in points if p.overlaps]
     if kept:
         p = max(kept, key=lambda p: p.x)
-        speed = f", at {p.speedup:.2f}× LoRA's speed" if p.speedup else ""
+        speed = f", at {get_speed_text(p)} LoRA's speed" if p.speedup else ""
         return f"{name} keeps LoRA's {metric} up to {100 * p.x:.1f}% {phrase}{speed} ({p.label})."
     p = min(points, key=lambda p: p.x)
     return (f"{name} does not keep LoRA's {metric} at any point measured: its mildest, {100 * p.x:.1f}% {phrase} "
@@ -127,8 +142,9 @@ def make_plot(frontier: Frontier, *, name: str) -> Plot:
         top.axhspan(low, high, color="0.85", label=f"LoRA 95% interval (n={frontier.reference.n})")
         top.axhline(frontier.reference.mean, color="0.5", linewidth=0.8)
         ys = [p.quality.mean for p in points]
-        errs = [(p.quality.mean - get_interval(p.quality)[0]) for p in points]
-        top.errorbar(xs, ys, yerr=errs if any(errs) else None, fmt="o-", color=plots.COLORS[0], capsize=3,
+        errs = [[p.quality.mean - get_interval(p.quality)[0] for p in points],
+                [get_interval(p.quality)[1] - p.quality.mean for p in points]]  # asymmetric: bounded metrics
+        top.errorbar(xs, ys, yerr=errs if any(map(any, errs)) else None, fmt="o-", color=plots.COLORS[0], capsize=3,
                      label=NAMES[frontier.method])
         top.set_ylabel(frontier.metric)
         top.legend(fontsize=7, frameon=False, loc="best")
@@ -156,8 +172,8 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
         if metric is None:
             continue
         scale = 100.0 if metric == "accuracy" else 1.0
-        reference = summarize_values([r.extra[metric] * scale for r in lora if fmt.is_num(r.extra.get(metric))])
-        reference_step = get_step_seconds(lora)
+        reference = get_quality(lora, metric, scale)
+        reference_step = noise.get_step_time(lora)
         for method, (key, _, _) in KINDS.items():
             by_label: dict = defaultdict(list)
             for r in group:
@@ -179,8 +195,10 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
     section.notes = [
         "Each point is one case of the method (a --sweep value, or the unswept case), averaged over its seeds. "
         "\"Keeps LoRA's accuracy\" means the point's 95% interval overlaps LoRA's: a lenient reading, "
-        "not a test of equality; with one seed a point is its own interval.",
+        "not a test of equality. The interval is the results table's: for accuracy the wider of a bootstrap "
+        "over seeds and the Wilson interval of the evaluated examples (inside 0-100, one seed included); "
+        "for perplexity a t-interval over seeds (with one seed a point is its own interval).",
         "Speed-up is LoRA's step time (median step, mean over seeds) over the point's, on the same hardware "
-        "and tier.",
+        "and tier; \"≈ (within noise)\" where the two step times do not differ beyond their noise.",
     ]
     return section

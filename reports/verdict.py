@@ -212,9 +212,20 @@ def get_line_text(label: str, point: dict, ref: dict | None, *, metric, memory_k
         parts = [get_quality_text(metric, point["quality"], ref["quality"], ref_name) if metric else None,
                  get_ratio_text(noise.TIME_LABEL, point["time"], ref["time"], ref_name),
                  get_ratio_text(memory_kind, point["memory"], ref["memory"], ref_name)]
+        parts = join_within_noise([p for p in parts if p], ref_name)
     if metric is None:
         parts.append(f"cost only; {known}" if known else "cost only (no quality measured)")
     return f"{label}: {'; '.join(p for p in parts if p)}"
+
+
+def join_within_noise(parts: list[str], ref_name: str) -> list[str]:
+    """Say "≈ LoRA (within noise)" once: "accuracy, step time p50 and memory ≈ LoRA (within noise)"."""
+    suffix = f" ≈ {ref_name} (within noise)"
+    near = [p.removesuffix(suffix) for p in parts if p.endswith(suffix)]
+    if len(near) < 2:
+        return parts
+    names = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} and {near[-1]}"
+    return [names + suffix, *(p for p in parts if not p.endswith(suffix))]
 
 
 def get_seeds_text(entries: dict) -> str:
@@ -308,7 +319,8 @@ def make_verdict(dataset: str, scope: str, entries: dict) -> Verdict:
         families: dict = defaultdict(list)
         for line in verdict.lines:
             families[line.family].append(line)
-        verdict.grouped = sorted(families.items(), key=lambda kv: (kv[0] == knowledge.OTHER, kv[0]))
+        lead = {knowledge.get_family(done[k][0]) for k in shown if k[0].partition("+")[0] == REFERENCE}  # first
+        verdict.grouped = sorted(families.items(), key=lambda kv: (kv[0] not in lead, kv[0] == knowledge.OTHER, kv[0]))
     return verdict
 
 

@@ -60,11 +60,11 @@ def test_table_rows_and_claims(rows):
     assert table["lora"]["time to floor (s, step)"] == "6.00 s, step 16"
     assert table["lora"]["forgetting"].startswith("+0.050")
     claims = section.claims
-    assert claims[0].endswith("merged adds +2.0% latency over the base model (unmerged +20.0%), mean of 1 run(s): "
-                              "sst2_instruct/smollm2-135m/gpu.")
-    assert "merged adds +4.0%" in claims[1]
-    assert claims[2].startswith("QLoRA merged and re-quantised to 4-bit loses +2.00 accuracy points")
-    assert "(de-quantised bf16 merge: +0.50)" in claims[2]
+    assert claims[0].endswith("merged, 2.0% slower than the base model (unmerged, 20.0% slower than the base "
+                              "model); 1 run(s): sst2_instruct/smollm2-135m/gpu.")
+    assert "merged, 4.0% slower" in claims[1]
+    assert claims[2].startswith("QLoRA merged and re-quantised to 4-bit loses 2.00 accuracy points")
+    assert "(de-quantised bf16 merge: loses 0.50 accuracy points)" in claims[2]
     assert len(section.sections[0].plots) == 1  # quality vs wall time, from the eval_every run
 
 
@@ -76,3 +76,12 @@ def test_section_renders_and_is_absent_without_records(rows):
             del r.extra[key]
     assert make_cost_of_use(rows) is None
     assert 'id="cost-of-use"' not in render(summarize(rows, with_plots=False))
+
+
+def test_a_latency_claim_inside_its_runs_spread_reads_within_noise():
+    from reports.cost_of_use import get_loss_text, get_overhead_text
+
+    assert get_overhead_text([-5.6]) == "5.6% faster than the base model"
+    assert get_overhead_text([10.0, -20.0, -6.8]).startswith("within noise of the base model (-5.6% ± ")
+    assert get_overhead_text([2.0, 2.2, 1.8]) == "2.0% slower than the base model"
+    assert get_loss_text([0.0, 0.0]) == "loses no accuracy" and get_loss_text([-0.5]) == "gains 0.50 accuracy points"

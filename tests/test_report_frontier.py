@@ -80,3 +80,17 @@ def test_no_frontier_without_lora_or_without_a_sparsity_method():
     assert make_frontier_section(only_sparse) is None
     assert make_frontier_section(make_rows("lora", "", [(0.9, 0, 1.0)])) is None
     assert make_tuning_section(only_sparse) is None
+
+
+def test_frontier_intervals_stay_inside_0_100_and_noisy_speed_reads_within_noise():
+    """Three seeds at 100, 100 and 83.5 gave "94.50 ± 23.66" with a t-interval: past 100. The
+    frontier uses the table's bounded interval; step times inside each other's noise are no speed-up."""
+    rows = make_rows("lora", "", [(1.0, 0, 1.0), (1.0, 0, 1.2), (1.0, 0, 0.8)])
+    rows += make_rows("sparselora", "", [(1.0, 0.39, 1.1), (1.0, 0.39, 0.9), (0.835, 0.39, 1.3)])
+    frontier = make_frontier_section(rows).frontiers[0]
+    (point,) = frontier.points
+    assert 0 <= point.quality.ci_low <= point.quality.mean <= point.quality.ci_high <= 100
+    assert 0 <= frontier.reference.ci_low <= frontier.reference.ci_high <= 100
+    assert not point.speed_apart and "(within noise)" in frontier.sentence
+    html = render(summarize(rows))
+    assert "94.50 (" in html and "± 23.66" not in html
