@@ -18,6 +18,7 @@ from reports import fmt, noise, plots
 from reports.load import Row
 from reports.model import Plot
 from reports.stats import Summary
+from reports.verdict import get_scope_key
 
 plt = plots.plt
 REFERENCE = "lora"
@@ -115,8 +116,10 @@ def make_point(label: str, rows: list[Row], *, key: str, metric: str, scale: flo
 
 
 def get_speed_text(p: Point) -> str:
-    """"1.52×", or "≈ 0.88× (within noise)" where the step times do not differ beyond their noise."""
-    return f"{p.speedup:.2f}×" if p.speed_apart else f"≈ {p.speedup:.2f}× (within noise)"
+    """", at 1.52× LoRA's speed", or ", at LoRA's speed within noise (0.88×)"; "" where unmeasured."""
+    if not p.speedup:
+        return ""
+    return f", at {p.speedup:.2f}× LoRA's speed" if p.speed_apart else f", at LoRA's speed within noise ({p.speedup:.2f}×)"
 
 
 def get_sentence(method: str, points: list, metric: str) -> str:
@@ -125,8 +128,7 @@ def get_sentence(method: str, points: list, metric: str) -> str:
     kept = [p for p in points if p.overlaps]
     if kept:
         p = max(kept, key=lambda p: p.x)
-        speed = f", at {get_speed_text(p)} LoRA's speed" if p.speedup else ""
-        return f"{name} keeps LoRA's {metric} up to {100 * p.x:.1f}% {phrase}{speed} ({p.label})."
+        return f"{name} keeps LoRA's {metric} up to {100 * p.x:.1f}% {phrase}{get_speed_text(p)} ({p.label})."
     p = min(points, key=lambda p: p.x)
     return (f"{name} does not keep LoRA's {metric} at any point measured: its mildest, {100 * p.x:.1f}% {phrase} "
             f"({p.label}), has {metric} {p.quality.mean:.2f}, outside LoRA's interval.")
@@ -163,10 +165,10 @@ def make_plot(frontier: Frontier, *, name: str) -> Plot:
 def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> FrontierSection | None:
     """A frontier per sparsity method and dataset x model x hardware x tier with LoRA beside it; None if none."""
     groups: dict = defaultdict(list)
-    for r in rows:
-        groups[(r.dataset, r.model, r.hardware, r.tier)].append(r)
+    for r in rows:  # like with like, as in the verdict: a two-rank LoRA is not the one-rank reference
+        groups[get_scope_key(r)].append(r)
     section = FrontierSection()
-    for (dataset, model, hardware, tier), group in sorted(groups.items()):
+    for (dataset, model, hardware, tier, world, _), group in sorted(groups.items()):
         lora = [r for r in group if r.method == REFERENCE and r.measured]
         metric = get_metric(lora)
         if metric is None:
@@ -185,7 +187,8 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
             if not points:
                 continue
             shown = "accuracy (%)" if metric == "accuracy" else metric
-            frontier = Frontier(method, f"{dataset} · {model} · {hardware} / {tier}", shown, reference, points,
+            where = f"{dataset} · {model} · {hardware} / {tier}" + (f" · {world} ranks" if world > 1 else "")
+            frontier = Frontier(method, where, shown, reference, points,
                                 get_sentence(method, points, metric))
             if with_plots:
                 frontier.plot = make_plot(frontier, name=f"frontier-{method}-{len(section.frontiers)}")

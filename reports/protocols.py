@@ -35,9 +35,10 @@ def get_key(row: Row, *, with_config: bool = True) -> str:
 
 
 def get_data_key(row: Row) -> str:
-    """The data protocol alone (model, splits, limits, lengths): what runs must share to be compared."""
-    return json.dumps({k: v for k, v in get_fields(row).items() if not k.startswith(("settings.", "config."))},
-                      sort_keys=True)
+    """The data protocol alone (model, splits, limits, lengths): what runs must share to be compared.
+    A --sweep point's value is the case's own setting (its variant), not the data's."""
+    return json.dumps({k: v for k, v in get_fields(row).items()
+                       if not k.startswith(("settings.", "config.")) and k != "protocol.sweep"}, sort_keys=True)
 
 
 def get_diff_text(mine: dict, others: list[dict]) -> str:

@@ -18,7 +18,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from reports import fmt, knowledge, noise, protocols
+from reports import fmt, knowledge, noise, protocols, ranks
 from reports.labels import REFERENCE, get_reference as get_reference_name
 from reports.load import Row
 
@@ -79,14 +79,9 @@ def is_cost_only(row: Row) -> bool:
     return row.extra.get("weights") == COST_ONLY or (row.extra.get("protocol") or {}).get("weights") == COST_ONLY
 
 
-def get_world_size(row: Row) -> int:
-    value = row.extra.get("world_size")
-    return int(value) if fmt.is_num(value) and value >= 1 else 1
-
-
 def get_scope_key(row: Row) -> tuple:
     """What a comparison shares: dataset, model, hardware, tier, ranks and the data protocol."""
-    return (row.dataset, row.model, row.hardware, row.tier, get_world_size(row), protocols.get_data_key(row))
+    return (row.dataset, row.model, row.hardware, row.tier, ranks.get_world_size(row.extra), protocols.get_data_key(row))
 
 
 def get_entry_key(row: Row) -> tuple:
@@ -258,7 +253,7 @@ def get_machine_text(rows: list[Row]) -> str:
     if not loads:
         return "CPU load not recorded"
     on = f" on {cores} cores" if cores else ""
-    own = max(get_world_size(r) for r in rows)  # a case's own ranks are runnable processes too
+    own = max(ranks.get_world_size(r.extra) for r in rows)  # a case's own ranks are runnable processes too
     if cores and max(loads) > cores + own - 1:
         return f"CPU shared with other processes (load {max(loads):.1f}{on})"
     return f"CPU load ≤ {max(loads):.1f}{on}"

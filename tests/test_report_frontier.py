@@ -91,6 +91,26 @@ def test_frontier_intervals_stay_inside_0_100_and_noisy_speed_reads_within_noise
     (point,) = frontier.points
     assert 0 <= point.quality.ci_low <= point.quality.mean <= point.quality.ci_high <= 100
     assert 0 <= frontier.reference.ci_low <= frontier.reference.ci_high <= 100
-    assert not point.speed_apart and "(within noise)" in frontier.sentence
+    assert not point.speed_apart and "within noise" in frontier.sentence
     html = render(summarize(rows))
     assert "94.50 (" in html and "± 23.66" not in html
+
+
+def test_a_two_rank_lora_is_not_the_one_rank_frontiers_reference():
+    rows = make_rows("lora", "", [(0.90, 0, 1.0), (0.91, 0, 1.0)])
+    two = make_rows("lora", "", [(0.50, 0, 3.0), (0.52, 0, 3.0)])
+    for r in two:
+        r.extra["world_size"] = 2
+    rows += two + make_rows("sparselora", "", [(0.905, 0.4, 0.5), (0.91, 0.4, 0.5)])
+    (frontier,) = make_frontier_section(rows, with_plots=False).frontiers
+    assert frontier.reference.n == 2 and frontier.reference.mean > 90 and "ranks" not in frontier.where
+    assert "at 2.00× LoRA's speed" in frontier.sentence
+
+
+def test_sweep_points_are_entries_of_their_block_not_blocks_of_their_own(rows):
+    """A --sweep value is the case's own setting: the verdict compares each point with LoRA in one block."""
+    from reports.verdict import get_verdicts
+
+    (verdict,) = get_verdicts(rows)
+    labels = {line.label for line in verdict.lines} | set(verdict.others)
+    assert {"lora", "sparselora+sparsity_scale0.5", "lora_prune+target_sparsity0.9"} <= labels
