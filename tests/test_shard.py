@@ -15,8 +15,8 @@ import pytest
 
 from bench.shard import Worker, get_exit_status, get_parser, get_pytest_command, get_workers
 from bench.shard import main as shard_main
-from fixtures.run.claims import (ClaimWriteError, claim, get_nextitem, is_claimed, iter_claimed, mark_done,
-                                 read_claims, read_interrupted, release_unfinished)
+from fixtures.run.claims import (ClaimWriteError, claim, get_claim_order, get_nextitem, is_claimed, iter_claimed,
+                                 mark_done, read_claims, read_interrupted, release_unfinished)
 
 pytest_plugins = ["pytester"]
 
@@ -82,6 +82,14 @@ def test_nextitem_is_none_when_a_wrong_guess_would_leave_the_wrong_module_set_up
     assert get_nextitem(0, items, chains, tmp_path) is None
     claim(tmp_path, items[1].nodeid, worker="other")
     assert get_nextitem(0, items, chains, tmp_path) is items[2]
+
+
+def test_the_real_data_cases_are_claimed_first_each_group_in_collection_order():
+    def item(name, *markers):
+        return SimpleNamespace(nodeid=name, get_closest_marker=lambda m: m if m in markers else None)
+
+    items = [item("tiny0", "smoke"), item("ci0", "real", "ci"), item("tiny1", "smoke"), item("real0", "real")]
+    assert [i.nodeid for i in get_claim_order(items)] == ["ci0", "real0", "tiny0", "tiny1"]
 
 
 CONFTEST = """
