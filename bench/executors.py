@@ -91,11 +91,12 @@ def get_executor(args, out: Path):
     return executor
 
 
-def run_task(pytest_args: list[str], out: str, index: int) -> int:
+def run_task(pytest_args: list[str], out: str, index: int, sharing: int = 1) -> int:
     """One array task: today's worker on the shared folder; its pytest exit status.
 
     Runs on the compute node (pickled by submitit); the worker is named after the task
-    (``task<jobid>_<index>``) in claims and results.
+    (``task<jobid>_<index>``) in claims and results. ``sharing``: how many tasks run on this
+    machine at once (its CPU cores are split among them, as among local workers).
     """
     import submitit
 
@@ -104,7 +105,7 @@ def run_task(pytest_args: list[str], out: str, index: int) -> int:
     name = f"task{submitit.JobEnvironment().job_id}"
     worker = Worker(name, os.environ.get("CUDA_VISIBLE_DEVICES", ""))
     command = get_pytest_command(worker, index, pytest_args, Path(out))
-    env = get_worker_env(worker, 1)
+    env = get_worker_env(worker, sharing)
     env.pop("PEFT_BENCH_LAUNCHER_PID", None)  # the task's own process is the launcher here
     print(f"[{name}] {' '.join(command[1:])}", flush=True)
     return subprocess.run(command, env=env, stdin=subprocess.DEVNULL, check=False).returncode
@@ -129,7 +130,11 @@ def submit(args, pytest_args: list[str], out: Path, first: int) -> tuple[list[st
     reasons by worker name for tasks that ended without an exit status)."""
     executor = get_executor(args, out)
     indices = list(range(first, first + args.tasks))
-    jobs = executor.map_array(run_task, [pytest_args] * args.tasks, [str(out)] * args.tasks, indices)
+    # submitit-local runs the tasks side by side on this machine: each gets its share of the cores
+    # (else every task's torch starts one thread per core and they fight); a SLURM task has its node's
+    sharing = min(args.tasks, args.max_concurrent or args.tasks) if args.executor == "submitit-local" else 1
+    jobs = executor.map_array(run_task, [pytest_args] * args.tasks, [str(out)] * args.tasks, indices,
+                              [sharing] * args.tasks)
     names = [f"task{job.job_id}" for job in jobs]
     print(f"[shard] submitted {len(jobs)} array task(s) {jobs[0].job_id.split('_')[0]}: "
           f"{', '.join(names)}; logs in {out / 'submitit'}", flush=True)

@@ -122,13 +122,20 @@ def unknown_name_command(args):
     return [*PYTEST, "--collect-only", *args]
 
 
+# Commands that select cases and run none (each test below reads its own).
+QLORA_GPU_COMMAND = [sys.executable, "-m", "pytest", "bench", "-m", "gpu and qlora", "--collect-only", "-q", "-p",
+                     "no:cacheprovider"]
+NOTHING_COMMAND = [sys.executable, "-m", "pytest", "bench", "-m", "gpu and cpu", "-p", "no:cacheprovider", "-q"]
+
+
 @pytest.fixture(scope="module")
 def usage_runs():
-    """Every usage-error command of this module, run once, as many at a time as there are cores
-    (each spends seconds importing torch before it refuses its input)."""
+    """Every command of this module that stops before running a case (usage errors, selections),
+    run once, as many at a time as there are cores (each spends seconds importing torch)."""
     from concurrent.futures import ThreadPoolExecutor
 
     commands = [bad_option_command(a) for a, _ in BAD_OPTIONS] + [unknown_name_command(a) for a, _ in UNKNOWN_NAMES]
+    commands += [QLORA_GPU_COMMAND, NOTHING_COMMAND]
 
     def run(command):
         return subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -144,11 +151,8 @@ def test_bad_options_are_usage_errors(usage_runs, args, expected):
     assert expected in proc.stdout + proc.stderr
 
 
-def test_gpu_and_qlora_selects_exactly_the_qlora_gpu_cases():
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench", "-m", "gpu and qlora", "--collect-only", "-q", "-p", "no:cacheprovider"],
-        capture_output=True, text=True, timeout=120,
-    )
+def test_gpu_and_qlora_selects_exactly_the_qlora_gpu_cases(usage_runs):
+    proc = usage_runs[tuple(QLORA_GPU_COMMAND)]
     ids = [line for line in proc.stdout.splitlines() if "::test_finetune[" in line]
     assert ids and all("[qlora-" in i and "-gpu-" in i for i in ids), proc.stdout
 
@@ -253,11 +257,8 @@ def test_unknown_names_are_usage_errors(usage_runs, args, expected):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-def test_a_marker_expression_selecting_nothing_says_so():
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench", "-m", "gpu and cpu", "-p", "no:cacheprovider", "-q"],
-        capture_output=True, text=True, timeout=120,
-    )
+def test_a_marker_expression_selecting_nothing_says_so(usage_runs):
+    proc = usage_runs[tuple(NOTHING_COMMAND)]
     assert proc.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
     assert "no case matches -m 'gpu and cpu'" in proc.stdout and "methods full_ft, lora" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -15,8 +15,8 @@ import pytest
 
 from bench.shard import Worker, get_exit_status, get_parser, get_pytest_command, get_workers
 from bench.shard import main as shard_main
-from fixtures.run.claims import (ClaimWriteError, claim, get_nextitem, is_claimed, iter_claimed, mark_done,
-                                 read_claims, read_interrupted, release_unfinished)
+from fixtures.run.claims import (ClaimWriteError, claim, get_claim_order, get_nextitem, is_claimed, iter_claimed,
+                                 mark_done, read_claims, read_interrupted, release_unfinished)
 
 pytest_plugins = ["pytester"]
 
@@ -82,6 +82,14 @@ def test_nextitem_is_none_when_a_wrong_guess_would_leave_the_wrong_module_set_up
     assert get_nextitem(0, items, chains, tmp_path) is None
     claim(tmp_path, items[1].nodeid, worker="other")
     assert get_nextitem(0, items, chains, tmp_path) is items[2]
+
+
+def test_the_real_data_cases_are_claimed_first_each_group_in_collection_order():
+    def item(name, *markers):
+        return SimpleNamespace(nodeid=name, get_closest_marker=lambda m: m if m in markers else None)
+
+    items = [item("tiny0", "smoke"), item("ci0", "real", "ci"), item("tiny1", "smoke"), item("real0", "real")]
+    assert [i.nodeid for i in get_claim_order(items)] == ["ci0", "real0", "tiny0", "tiny1"]
 
 
 CONFTEST = """
@@ -177,14 +185,27 @@ def test_exit_status(codes, status):
     assert get_exit_status(codes) == status
 
 
-def test_two_cpu_workers_run_each_case_once_and_merge_one_report(tmp_path):
-    selection = "smoke and sst2 and cpu and (lora or full_ft or hira) and not (multigpu or instruct)"  # markers: exact names
+# Three tiny cases, for the launcher tests that run real cases (markers: exact method names).
+SELECTION = ["-m", "smoke and sst2 and cpu and (lora or full_ft or hira) and not (multigpu or instruct)"]
+
+
+def run_selection(executor: list[str], out: Path) -> subprocess.CompletedProcess:
+    """``python -m bench.shard`` over ``SELECTION`` with ``executor``'s options, into ``out``."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.shard", "--gpus", "cpu:2", "--out", str(out), "--", "-m", selection],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
+    return subprocess.run([sys.executable, "-m", "bench.shard", *executor, "--out", str(out), "--", *SELECTION],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """One run of ``SELECTION`` on two local CPU workers, shared by the tests that read it (each
+    start spends seconds importing torch in the launcher's children and minutes of CPU in cases)."""
+    out = tmp_path_factory.mktemp("local") / "out"
+    return SimpleNamespace(done=run_selection(["--gpus", "cpu:2"], out), out=out)
+
+
+def test_two_cpu_workers_run_each_case_once_and_merge_one_report(local_run):
+    done, out = local_run.done, local_run.out
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     ran = {}
     for shard in sorted(out.glob("shard-*.json")):
@@ -459,24 +480,22 @@ def test_bad_cluster_options_are_usage_errors_before_submitting(tmp_path, monkey
     assert not (tmp_path / "out").exists()  # nothing submitted, nothing written
 
 
-def test_submitit_array_finishes_the_same_ids_as_local_workers(tmp_path):
+def test_submitit_array_finishes_the_same_ids_as_local_workers(local_run, tmp_path):
     """The SLURM path through submitit's local executor, against --executor local, on one selection."""
     pytest.importorskip("submitit")
-    selection = ["-m", "smoke and cpu and sst2 and (lora or hira) and not multigpu"]  # markers: exact method names
-    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     finished = {}
-    executors = {"local": ["--gpus", "cpu:2"], "submitit": ["--executor", "submitit-local", "--tasks", "2"]}
-    for name, executor in executors.items():
-        out = tmp_path / name
-        done = subprocess.run([sys.executable, "-m", "bench.shard", *executor, "--out", str(out), "--", *selection],
-                              cwd=ROOT, env=dict(os.environ, **env), capture_output=True, text=True, timeout=600)
+    submitit = tmp_path / "submitit"
+    runs = {"local": local_run, "submitit": SimpleNamespace(
+        done=run_selection(["--executor", "submitit-local", "--tasks", "2"], submitit), out=submitit)}
+    for name, run in runs.items():
+        done, out = run.done, run.out
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
         ids = [e["extra_info"]["case_id"] for s in out.glob("shard-*.json")
                for e in json.loads(s.read_text())["benchmarks"]]
         assert len(ids) == len(set(ids))  # each case once
         finished[name] = (sorted(ids), sorted(c["nodeid"] for c in read_claims(out / "claims")))
         assert (out / "report" / "index.html").stat().st_size > 0
-    assert finished["submitit"] == finished["local"] and len(finished["local"][0]) == 2, finished
+    assert finished["submitit"] == finished["local"] and len(finished["local"][0]) == 3, finished
 
 
 def test_submitit_array_and_local_workers_claim_the_same_cases(tmp_path):
