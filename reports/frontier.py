@@ -15,13 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reports import fmt, noise, plots
+from reports.labels import REFERENCE
 from reports.load import Row
 from reports.model import Plot
 from reports.stats import Summary
 from reports.verdict import get_scope_key
 
 plt = plots.plt
-REFERENCE = "lora"
 # method -> (the sparsity key it records, what the x axis measures, the sentence's phrase)
 KINDS = {
     "sparselora": ("compute_sparsity", "base FLOPs skipped", "of base FLOPs skipped"),
@@ -202,6 +202,6 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
         "over seeds and the Wilson interval of the evaluated examples (inside 0-100, one seed included); "
         "for perplexity a t-interval over seeds (with one seed a point is its own interval).",
         "Speed-up is LoRA's step time (median step, mean over seeds) over the point's, on the same hardware "
-        "and tier; \"≈ (within noise)\" where the two step times do not differ beyond their noise.",
+        "and tier; \"within noise\" where the two step times do not differ beyond their noise.",
     ]
     return section

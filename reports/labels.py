@@ -7,10 +7,10 @@ import matplotlib
 from reports import knowledge, ranks
 from reports.load import Row
 
+REFERENCE = "lora"  # the method every other is compared with
+
 # tab20's strong shades first, then its light ones, then tab20b's darkest and middle ones: 30
 # colours, more than the methods that reports/families.json names, so no two of those share one.
-REFERENCE = "lora"
-
 PALETTE = [*(matplotlib.colormaps["tab20"].colors[i] for i in (*range(0, 20, 2), *range(1, 20, 2))),
            *(matplotlib.colormaps["tab20b"].colors[i] for i in (*range(0, 20, 4), *range(2, 20, 4)))]
 

@@ -89,12 +89,11 @@ def make_line_plot(groups: dict, *, get, ylabel: str, name: str, title: str) -> 
     with plt.rc_context(plots.RC):
         fig, ax = plt.subplots(figsize=(5.2, 3.0))
         methods = tuple(sorted(series))
-        variants: dict = defaultdict(list)  # base method -> its variants, in order
+        drawn: dict = defaultdict(int)  # base method -> how many of its variants are drawn
         for method, points in sorted(series.items()):
             points.sort()
             base = method.partition("+")[0]  # a variant keeps its method's colour, its own line and marker
-            n = len(variants[base])
-            variants[base].append(method)
+            n, drawn[base] = drawn[base], drawn[base] + 1
             ax.plot([p[0] for p in points], [p[1] for p in points], label=method, color=get_color(base, methods),
                     marker=VARIANT_MARKERS[n % len(VARIANT_MARKERS)], linestyle=VARIANT_LINES[n % len(VARIANT_LINES)])
         ax.set_xscale("log")

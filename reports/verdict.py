@@ -219,8 +219,7 @@ def join_within_noise(parts: list[str], ref_name: str) -> list[str]:
     near = [p.removesuffix(suffix) for p in parts if p.endswith(suffix)]
     if len(near) < 2:
         return parts
-    names = near[0] if len(near) == 1 else f"{', '.join(near[:-1])} and {near[-1]}"
-    return [names + suffix, *(p for p in parts if not p.endswith(suffix))]
+    return [f"{', '.join(near[:-1])} and {near[-1]}{suffix}", *(p for p in parts if not p.endswith(suffix))]
 
 
 def get_seeds_text(entries: dict) -> str:
