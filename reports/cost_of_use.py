@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reports import fmt, noise, plots
+from reports.labels import REFERENCE
 from reports.load import Row
 from reports.model import Plot
 
@@ -24,6 +25,7 @@ COLUMNS = [
     "merged +%", "merged = unmerged", "decode tok/s b1 (unm. / merged)", "decode tok/s b8 (unm. / merged)",
     "train J", "J / 1k train tokens", "inference J / batch", "time to floor (s, step)", "step ms", "forgetting",
 ]
+TEXT_COLUMNS = ("merged = unmerged", "time to floor (s, step)")  # sentences: wrapped, not one long line
 CLAIMS = {  # method -> what its paper (or the project's founding report) says about merged inference
     "lora": "LoRA: \"no additional inference latency\" once merged (Hu et al., 2022)",
     "hira": "HiRA: \"seamless merging with zero inference overhead\"",
@@ -40,6 +42,7 @@ class CostSection:
         rows: table rows (lists of text).
         notes: how to read it, and reasons for empty cells.
         plots: quality against wall time (runs with eval_every).
+        title: the heading: the dataset, and the model and hardware / tier where every row shares them.
     """
 
     dataset: str
@@ -47,6 +50,8 @@ class CostSection:
     rows: list
     notes: list = field(default_factory=list)
     plots: list = field(default_factory=list)
+    title: str = ""
+    text_columns: tuple = TEXT_COLUMNS
 
 
 @dataclass
@@ -207,7 +212,8 @@ def get_claims(rows: list[Row]) -> list[str]:
     """One line per claim, from the runs that measured it (means over every such run)."""
     lines = []
     for method, claim in CLAIMS.items():
-        runs = [r for r in rows if r.method == method and fmt.is_num(r.extra.get("merged_overhead_percent"))]
+        runs = [r for r in rows if r.method.partition("+")[0] == method  # any variant: lora+tuned merges as LoRA
+                and fmt.is_num(r.extra.get("merged_overhead_percent"))]
         if not runs:
             lines.append(f"{claim}: not measured in this run.")
             continue
@@ -215,7 +221,7 @@ def get_claims(rows: list[Row]) -> list[str]:
         merged = get_overhead_text([r.extra["merged_overhead_percent"] for r in runs])
         unmerged = get_overhead_text([v for r in runs if fmt.is_num(v := r.extra.get("unmerged_overhead_percent"))])
         lines.append(f"{claim}: merged, {merged} (unmerged, {unmerged}); {len(runs)} run(s): {where}.")
-    runs = [r for r in rows if r.method == "qlora" and fmt.is_num(r.extra.get("merge_requant_4bit_accuracy"))
+    runs = [r for r in rows if r.method.partition("+")[0] == "qlora" and fmt.is_num(r.extra.get("merge_requant_4bit_accuracy"))
             and fmt.is_num(r.extra.get("accuracy"))]
     if runs:
         lost = [100 * (r.extra["accuracy"] - r.extra["merge_requant_4bit_accuracy"]) for r in runs]
@@ -229,6 +235,16 @@ def get_claims(rows: list[Row]) -> list[str]:
     return lines
 
 
+def get_shown_columns(dataset: str, columns: list, rows: list) -> tuple[str, list, list]:
+    """Leave out the columns with nothing measured in any row (a dash in each), and the model and
+    hardware / tier columns where every row shares them: those go into the title."""
+    same = [i for i in (1, 2) if len({row[i] for row in rows}) == 1]
+    keep = [i for i in range(len(columns))
+            if i == 0 or (i not in same and any(row[i] != fmt.DASH for row in rows))]
+    title = " · ".join([dataset, *(rows[0][i] for i in same)])
+    return title, [columns[i] for i in keep], [[row[i] for i in keep] for row in rows]
+
+
 def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse | None:
     """The section, or None when no run recorded its cost of use."""
     rows = [r for r in rows if r.measured and ("inference_seconds_unmerged" in r.extra or "quality_curve" in r.extra)]
@@ -239,8 +255,10 @@ def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse |
         by_dataset[r.dataset][r.group].append(r)
     sections = []
     for dataset in sorted(by_dataset):
-        groups = [by_dataset[dataset][g] for g in sorted(by_dataset[dataset], key=lambda g: (g[1] != "lora", g[1:]))]
-        section = CostSection(dataset, COLUMNS, [make_row(g) for g in groups], notes=[
+        groups = [by_dataset[dataset][g] for g in sorted(by_dataset[dataset],
+                                                         key=lambda g: (g[1].partition("+")[0] != REFERENCE, g[1:]))]
+        title, columns, table = get_shown_columns(dataset, COLUMNS, [make_row(g) for g in groups])
+        section = CostSection(dataset, columns, table, title=title, notes=[
             "Latency: median seconds per inference batch; base = the adapter switched off; +% against the base.",
             "Energy: NVML's whole-GPU counter (other processes count too); a dash with a reason where it was not "
             "measurable (no GPU, or a phase shorter than the counter's refresh).",

@@ -169,7 +169,10 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
         groups[get_scope_key(r)].append(r)
     section = FrontierSection()
     for (dataset, model, hardware, tier, world, _), group in sorted(groups.items()):
-        lora = [r for r in group if r.method == REFERENCE and r.measured]
+        names = {r.method for r in group}  # plain LoRA, else a LoRA variant every case shares ("lora+tuned")
+        ref_name = REFERENCE if REFERENCE in names else min((m for m in names if m.partition("+")[0] == REFERENCE),
+                                                             default=REFERENCE)
+        lora = [r for r in group if r.method == ref_name and r.measured]
         metric = get_metric(lora)
         if metric is None:
             continue

@@ -32,5 +32,6 @@ def get_known_quality(method: str, dataset: str) -> str:
 
 
 def get_family(row: Row) -> str:
-    """The result's own ``method_family`` where recorded, else families.json, else "other"."""
-    return row.extra.get("method_family") or get_families().get(row.method, OTHER)
+    """The result's own ``method_family`` where recorded, else families.json (by the method's name
+    without its variant: "lora+tuned" is LoRA's), else "other"."""
+    return row.extra.get("method_family") or get_families().get(row.method.partition("+")[0], OTHER)

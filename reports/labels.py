@@ -46,10 +46,13 @@ def get_reference(method: str, methods) -> str:
     """The name a run is compared with, among ``methods`` (names with their variant, "qlora+gc"):
     LoRA of the same variant where that ran (qlora+gc with lora+gc); for another checkpointing
     variant (its name ends in "gc", e.g. qlora+torchao-gc) LoRA with gradient checkpointing; else
-    plain LoRA. A LoRA variant (lora+gc) is compared with plain LoRA: its cost is what it changes."""
+    plain LoRA. A LoRA variant (lora+gc) is compared with plain LoRA where that ran: its cost is what
+    it changes; where it did not (every case "+tuned"), the LoRA variant is the reference itself."""
     base, _, variant = method.partition("+")
-    if not variant or base == REFERENCE:
+    if not variant:
         return REFERENCE
+    if base == REFERENCE:
+        return REFERENCE if REFERENCE in methods else method
     for candidate in (f"{REFERENCE}+{variant}", f"{REFERENCE}+gc" if variant.endswith("gc") else ""):
         if candidate in methods:
             return candidate

@@ -16,7 +16,6 @@ from reports.stats import mcnemar_test, summarize_values, welch_t_test
 from reports.tuning import make_tuning_section
 from reports.verdict import get_verdicts, is_cost_only
 
-REFERENCE_METHOD = "lora"
 SHORT_TESTS = {
     "Welch's t-test": "Welch t",
     "McNemar's exact test": "McNemar exact",
@@ -284,12 +283,16 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         return (*g[2:6], protocols.get_data_key(groups[g][0]))
 
     refs = {}
-    for g in groups:
-        if g[1] == REFERENCE_METHOD:
-            refs.setdefault(get_ref_key(g), groups[g])
+    for g in groups:  # the verdict's rule (reports.labels.get_reference): lora+gc for qlora+gc, else LoRA
+        refs.setdefault((g[1], get_ref_key(g)), groups[g])
+    methods = {g[1] for g in groups}
     columns = get_columns(metric)
-    ordered = sorted(groups, key=lambda g: (labels[g], g[1] != REFERENCE_METHOD, g[1], g[2], g[3], g[4], g[5]))
-    method_rows = [make_method_row(groups[g], refs.get(get_ref_key(g)), metric) for g in ordered]
+    ordered = sorted(groups, key=lambda g: (labels[g], g[1].partition("+")[0] != labels_.REFERENCE, g[1], *g[2:6]))
+    def get_ref(g):
+        key = get_ref_key(g)
+        return refs.get((labels_.get_reference(g[1], methods), key)) or refs.get((labels_.REFERENCE, key))
+
+    method_rows = [make_method_row(groups[g], get_ref(g), metric) for g in ordered]
     for g, row in zip(ordered, method_rows):
         row.protocol = labels[g]
     mark_best(columns, method_rows)

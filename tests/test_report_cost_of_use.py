@@ -85,3 +85,12 @@ def test_a_latency_claim_inside_its_runs_spread_reads_within_noise():
     assert get_overhead_text([10.0, -20.0, -6.8]).startswith("within noise of the base model (-5.6% ± ")
     assert get_overhead_text([2.0, 2.2, 1.8]) == "2.0% slower than the base model"
     assert get_loss_text([0.0, 0.0]) == "loses no accuracy" and get_loss_text([-0.5]) == "gains 0.50 accuracy points"
+
+
+def test_shared_and_empty_columns_leave_the_table_for_its_title(rows):
+    section = make_cost_of_use(rows, with_plots=False).sections[0]
+    assert section.title == "sst2_instruct · smollm2-135m · gpu / real"  # every row shares model and tier
+    assert "model" not in section.columns and "hardware / tier" not in section.columns
+    assert "decode tok/s b8 (unm. / merged)" not in section.columns  # no run decoded at batch 8
+    assert all(len(r) == len(section.columns) for r in section.rows)
+    assert '<td class="text">' in render(summarize(rows))  # the merge check wraps instead of widening the table

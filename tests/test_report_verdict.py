@@ -172,3 +172,20 @@ def test_a_variant_is_compared_with_lora_of_its_variant(tmp_path):
     lines = get_lines(get_verdicts(rows)[0])
     assert "step time p50 2.00× lora+gc" in lines["qlora+gc"]  # like with like: both checkpoint
     assert "step time p50 1.30× LoRA" in lines["lora+gc"]  # a LoRA variant: its cost against plain LoRA
+
+
+def test_when_every_case_is_tuned_lora_tuned_is_the_reference(tmp_path):
+    def tuned(entry):
+        info = entry["extra_info"]
+        info.update(variant="tuned", case_id=info["case_id"].replace("-cpu", "-tuned-cpu"))
+        entry["name"] = f"test_finetune[{info['case_id']}]"
+        return entry
+
+    rows = load([write(tmp_path, [tuned(make_entry(m, seed=s, step=step, iqr=0.0001))
+                                  for m, step in (("lora", 0.010), ("dora", 0.020)) for s in (0, 1)])])
+    verdict = get_verdicts(rows)[0]
+    lines = get_lines(verdict)
+    assert lines["lora+tuned"].startswith("lora+tuned: the reference")
+    assert "step time p50 2.00× lora+tuned" in lines["dora+tuned"]
+    cells = {r.label: r.cells["vs_ref"].text for r in summarize(rows, with_plots=False).datasets[0].rows}
+    assert cells["lora+tuned"] == "reference" and cells["dora+tuned"] != "no LoRA run"
