@@ -23,6 +23,8 @@ from fixtures.run import custom_floor
 from fixtures.run.cases import build_run, get_footprint, get_settings, set_seed
 from fixtures.run.cost_of_use import CostOfUse
 from fixtures.run.energy import SCOPE, EnergyMeter, get_energy_record
+from fixtures.run.first_case import CASE as FIRST_CASE
+from fixtures.run.first_case import run_first
 from fixtures.run.hardware import get_load, get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.run.isolation import BUSY_BYTES, check_free, end_case
 from fixtures.run.measure import PeakMemory, release
@@ -79,6 +81,13 @@ def device(case, hardware, request):
     end_case(dev)  # passed or failed: its model and tensors go
 
 
+@pytest.fixture(scope="session")
+def first_case_paid(run_options):
+    """Once per process, before the first measured CPU case (fixtures.run.first_case)."""
+    case = next(c for c in CASES if c.id == FIRST_CASE)
+    run_first(case, tier=TIERS[case.tier], options=run_options, build_run=build_run)
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) of the step latencies."""
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
@@ -121,6 +130,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     except ValueError:  # a rule joining two settings: build_run raises it again, inside the case's handling
         measure = False
     memory = PeakMemory(device, enabled=measure)
+    if measure and device.type == "cpu":
+        request.getfixturevalue("first_case_paid")  # its RSS increase is then the case's own
     try:
         options, tuned = get_tuned_options(case, tier=TIERS[case.tier], options=run_options, device=device,
                                            cache=request.config.stash.setdefault(TUNED, {}))  # --tune lr
