@@ -23,10 +23,12 @@ from reports.stats import Interval, bootstrap_interval, summarize_values, wilson
 
 # A case's CPU RSS increase moves by whole allocator chunks from run to run: glibc hands
 # memory back and takes it in arenas and trimmed heaps, not per tensor. Below this, two
-# per-case increases are not told apart. Measured on the tiny tier (`pytest bench -m smoke
-# --seeds 0,1,2`, 2-core CPU): the same case's increase had an sd over seeds of 0.6 MiB or
-# more in 9 of 12 cases (0.02 MiB at least, 32 MiB at most: a process's first case).
-RSS_RESOLUTION_BYTES = 2**20
+# per-case increases are not told apart. Measured on the tiny tier with malloc_trim before
+# each case and the throwaway first run (fixtures.run.first_case): `pytest bench/test_finetune.py
+# -m "smoke and cpu and (sst2 or wikitext2) and (full_ft or lora or dora or vera)" --seeds 0,1,2`
+# on the 2-core CPU, the same case's increase had an sd over seeds of 0.15-1.3 MiB (2.7 MiB for
+# the process's first case, full_ft on sst2: 15.2 MiB, then 10.6 and 10.5).
+RSS_RESOLUTION_BYTES = 2 * 2**20
 TIME_LABEL = "step time p50"
 
 

@@ -35,6 +35,13 @@ def write(tmp_path, entries, *, cpu_count=2, name="run.json"):
     return path
 
 
+def with_variant(variant, entry):
+    info = entry["extra_info"]
+    info.update(variant=variant, case_id=info["case_id"].replace("-cpu", f"-{variant}-cpu"))
+    entry["name"] = f"test_finetune[{info['case_id']}]"
+    return entry
+
+
 def get_lines(verdict):
     return {line.label: line.text for line in verdict.lines}
 
@@ -159,15 +166,9 @@ def test_every_known_method_has_its_own_colour():
 
 
 def test_a_variant_is_compared_with_lora_of_its_variant(tmp_path):
-    def gc(entry):
-        info = entry["extra_info"]
-        info.update(variant="gc", case_id=info["case_id"].replace("-cpu", "-gc-cpu"))
-        entry["name"] = f"test_finetune[{info['case_id']}]"
-        return entry
-
     rows = load([write(tmp_path, [
-        make_entry("lora", step=0.010, iqr=0.0001), gc(make_entry("lora", step=0.013, iqr=0.0001)),
-        gc(make_entry("qlora", step=0.026, iqr=0.0001)),
+        make_entry("lora", step=0.010, iqr=0.0001), with_variant("gc", make_entry("lora", step=0.013, iqr=0.0001)),
+        with_variant("gc", make_entry("qlora", step=0.026, iqr=0.0001)),
     ])])
     lines = get_lines(get_verdicts(rows)[0])
     assert "step time p50 2.00× lora+gc" in lines["qlora+gc"]  # like with like: both checkpoint
@@ -175,13 +176,7 @@ def test_a_variant_is_compared_with_lora_of_its_variant(tmp_path):
 
 
 def test_when_every_case_is_tuned_lora_tuned_is_the_reference(tmp_path):
-    def tuned(entry):
-        info = entry["extra_info"]
-        info.update(variant="tuned", case_id=info["case_id"].replace("-cpu", "-tuned-cpu"))
-        entry["name"] = f"test_finetune[{info['case_id']}]"
-        return entry
-
-    rows = load([write(tmp_path, [tuned(make_entry(m, seed=s, step=step, iqr=0.0001))
+    rows = load([write(tmp_path, [with_variant("tuned", make_entry(m, seed=s, step=step, iqr=0.0001))
                                   for m, step in (("lora", 0.010), ("dora", 0.020)) for s in (0, 1)])])
     verdict = get_verdicts(rows)[0]
     lines = get_lines(verdict)
