@@ -93,7 +93,8 @@ def make_tuning_section(rows: list[Row], *, with_plots: bool = True) -> TuningSe
         "and was scored on that dev split; the evaluation split took no part in the choice. The reported runs "
         "then trained at the chosen rate on the full training data.",
         f"Grid: the method's own rate × {', '.join('(' + ', '.join(f'{f:g}' for f in fs) + ')' for fs in factors)}. "
-        "⚠ marks a rate chosen at the grid's edge: the best rate may lie beyond it (widen --tune-factors).",
+        "A choice at the grid's edge widens the grid that way by up to two points (runs of this version); "
+        "⚠ marks a rate still chosen at the edge: the best rate may lie beyond it (widen --tune-factors).",
         "Tuning device-seconds (GPU-seconds on a GPU) are part of the method's cost; one tuning serves all of a "
         "case's seeds (tuned with the first seed).",
     ]

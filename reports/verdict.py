@@ -162,7 +162,9 @@ def get_ratio_text(name: str, point, ref, ref_name: str = "LoRA") -> str | None:
         return None
     if not noise.is_apart(point.value, point.noise, ref.value, ref.noise):
         return f"{name} ≈ {ref_name} (within noise)"
-    return f"{name} {point.value / ref.value:.2f}× {ref_name}"
+    ratio = point.value / ref.value
+    digits = 2 if f"{ratio:.2f}" != "1.00" else 3  # apart, yet "1.00×" would read as equal
+    return f"{name} {ratio:.{digits}f}× {ref_name}"
 
 
 def get_quality_text(metric: str, point, ref, ref_name: str = "LoRA") -> str | None:

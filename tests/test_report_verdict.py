@@ -184,3 +184,12 @@ def test_when_every_case_is_tuned_lora_tuned_is_the_reference(tmp_path):
     assert "step time p50 2.00× lora+tuned" in lines["dora+tuned"]
     cells = {r.label: r.cells["vs_ref"].text for r in summarize(rows, with_plots=False).datasets[0].rows}
     assert cells["lora+tuned"] == "reference" and cells["dora+tuned"] != "no LoRA run"
+
+
+def test_a_ratio_apart_from_lora_never_reads_as_one():
+    from reports.noise import Measure
+    from reports.verdict import get_ratio_text
+
+    assert get_ratio_text("GPU peak memory", Measure(100.4, 0.0), Measure(100.0, 0.0)) == "GPU peak memory 1.004× LoRA"
+    assert get_ratio_text("GPU peak memory", Measure(130.0, 0.0), Measure(100.0, 0.0)) == "GPU peak memory 1.30× LoRA"
+    assert get_ratio_text("GPU peak memory", Measure(100.0, 0.0), Measure(100.0, 0.0)).endswith("≈ LoRA (within noise)")

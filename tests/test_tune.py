@@ -60,8 +60,10 @@ def test_the_choice_ignores_the_evaluation_split(monkeypatch):
     assert flipped["tune_dev_scores"] == honest["tune_dev_scores"]
     assert len(set(honest["tune_dev_scores"])) > 1, honest  # the grid points were told apart
     base = TIERS["tiny"].options["lora"]["lr"]
-    assert honest["tune_lr_grid"] == pytest.approx([base * 0.1, base, base * 10])
-    assert honest["tune_at_edge"] == (honest["tune_lr"] != honest["tune_lr_grid"][1])
+    grid, widened = honest["tune_lr_grid"], honest["tune_widened"]
+    assert [r for r in grid if base * 0.1 <= r <= base * 10] == pytest.approx([base * 0.1, base, base * 10])
+    assert len(grid) == 3 + widened and widened <= tune.WIDEN
+    assert honest["tune_at_edge"] == (honest["tune_lr"] in (grid[0], grid[-1]))
     assert honest["tune_device_seconds"] > 0 and honest["tune_dev_metric"] == "accuracy"
 
 
@@ -159,3 +161,28 @@ def test_sweep_and_set_of_one_field_and_tune_of_a_swept_rate_are_refused():
         sweep.parse_sweep(["lora.r=4,8"], {"lora": {"r": 16}})
     with pytest.raises(pytest.UsageError, match="the sweep would override the tuned rate"):
         tune.parse_tune("lr", None, sweep=sweep.parse_sweep(["lora.lr=0.1,0.2"], {}))
+
+
+def test_a_choice_at_the_edge_widens_the_grid_that_way(monkeypatch):
+    """Scores that rise with the rate: the grid grows upward by the edge's own step, twice at most."""
+    scored = []
+
+    def fake_score(case, *, rate, **kw):
+        scored.append(rate)
+        return {"rate": rate, "score": rate, "metric": "accuracy", "status": "ok", "seconds": 1.0}
+
+    monkeypatch.setattr(tune, "score_rate", fake_score)
+    monkeypatch.setattr(tune, "get_base_rate", lambda case, options: 1.0)
+    record = tune.tune(TINY_SST2, tier=TIERS["tiny"], options=get_options(), tuning=tune.Tuning("lr", (0.3, 1.0, 3.0)),
+                       device=torch.device("cpu"), seed=0)
+    assert record["tune_lr_grid"] == pytest.approx([0.3, 1.0, 3.0, 9.0, 27.0])
+    assert record["tune_widened"] == 2 and record["tune_edge"] == "high" and record["tune_lr"] == pytest.approx(27.0)
+    assert record["tune_device_seconds"] == 5.0
+
+    scored.clear()  # falling scores: widens downward once, then the best is inside
+    monkeypatch.setattr(tune, "score_rate", lambda case, *, rate, **kw: {
+        "rate": rate, "score": -abs(rate - 0.1), "metric": "accuracy", "status": "ok", "seconds": 1.0})
+    record = tune.tune(TINY_SST2, tier=TIERS["tiny"], options=get_options(), tuning=tune.Tuning("lr", (0.3, 1.0, 3.0)),
+                       device=torch.device("cpu"), seed=0)
+    assert record["tune_lr_grid"] == pytest.approx([0.027, 0.09, 0.3, 1.0, 3.0])
+    assert record["tune_lr"] == pytest.approx(0.09) and record["tune_edge"] is None
