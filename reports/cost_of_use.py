@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reports import fmt, noise, plots
-from reports.labels import REFERENCE
+from reports.labels import REFERENCE, get_base
 from reports.load import Row
 from reports.model import Plot
 
@@ -212,7 +212,7 @@ def get_claims(rows: list[Row]) -> list[str]:
     """One line per claim, from the runs that measured it (means over every such run)."""
     lines = []
     for method, claim in CLAIMS.items():
-        runs = [r for r in rows if r.method.partition("+")[0] == method  # any variant: lora+tuned merges as LoRA
+        runs = [r for r in rows if get_base(r.method) == method  # any variant: lora+tuned merges as LoRA
                 and fmt.is_num(r.extra.get("merged_overhead_percent"))]
         if not runs:
             lines.append(f"{claim}: not measured in this run.")
@@ -221,8 +221,8 @@ def get_claims(rows: list[Row]) -> list[str]:
         merged = get_overhead_text([r.extra["merged_overhead_percent"] for r in runs])
         unmerged = get_overhead_text([v for r in runs if fmt.is_num(v := r.extra.get("unmerged_overhead_percent"))])
         lines.append(f"{claim}: merged, {merged} (unmerged, {unmerged}); {len(runs)} run(s): {where}.")
-    runs = [r for r in rows if r.method.partition("+")[0] == "qlora" and fmt.is_num(r.extra.get("merge_requant_4bit_accuracy"))
-            and fmt.is_num(r.extra.get("accuracy"))]
+    runs = [r for r in rows if get_base(r.method) == "qlora"
+            and fmt.is_num(r.extra.get("merge_requant_4bit_accuracy")) and fmt.is_num(r.extra.get("accuracy"))]
     if runs:
         lost = [100 * (r.extra["accuracy"] - r.extra["merge_requant_4bit_accuracy"]) for r in runs]
         dequant = [100 * (r.extra["accuracy"] - r.extra["merge_dequant_bf16_accuracy"]) for r in runs
@@ -256,7 +256,7 @@ def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse |
     sections = []
     for dataset in sorted(by_dataset):
         groups = [by_dataset[dataset][g] for g in sorted(by_dataset[dataset],
-                                                         key=lambda g: (g[1].partition("+")[0] != REFERENCE, g[1:]))]
+                                                         key=lambda g: (get_base(g[1]) != REFERENCE, g[1:]))]
         title, columns, table = get_shown_columns(dataset, COLUMNS, [make_row(g) for g in groups])
         section = CostSection(dataset, columns, table, title=title, notes=[
             "Latency: median seconds per inference batch; base = the adapter switched off; +% against the base.",

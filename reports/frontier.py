@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reports import fmt, noise, plots
-from reports.labels import REFERENCE
+from reports.labels import REFERENCE, get_base
 from reports.load import Row
 from reports.model import Plot
 from reports.stats import Summary
@@ -170,7 +170,7 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
     section = FrontierSection()
     for (dataset, model, hardware, tier, world, _), group in sorted(groups.items()):
         names = {r.method for r in group}  # plain LoRA, else a LoRA variant every case shares ("lora+tuned")
-        ref_name = REFERENCE if REFERENCE in names else min((m for m in names if m.partition("+")[0] == REFERENCE),
+        ref_name = REFERENCE if REFERENCE in names else min((m for m in names if get_base(m) == REFERENCE),
                                                              default=REFERENCE)
         lora = [r for r in group if r.method == ref_name and r.measured]
         metric = get_metric(lora)

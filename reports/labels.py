@@ -27,12 +27,17 @@ def get_known_order() -> tuple:
     return tuple(knowledge.get_families())
 
 
+def get_base(method: str) -> str:
+    """A run's method without its variant: "lora+tuned" -> "lora"."""
+    return method.partition("+")[0]
+
+
 def get_color(method: str, methods: tuple = ()) -> tuple:
     """One colour per method in every figure: known methods (``reports/families.json`` order)
     keep theirs in every report; others take the next colours in name order of ``methods``.
     A variant ("lora+gc") has its method's colour."""
-    method = method.partition("+")[0]
-    methods = tuple(m.partition("+")[0] for m in methods)
+    method = get_base(method)
+    methods = tuple(get_base(m) for m in methods)
     known = get_known_order()
     if method in known:
         index = known.index(method)
@@ -48,7 +53,7 @@ def get_reference(method: str, methods) -> str:
     variant (its name ends in "gc", e.g. qlora+torchao-gc) LoRA with gradient checkpointing; else
     plain LoRA. A LoRA variant (lora+gc) is compared with plain LoRA where that ran: its cost is what
     it changes; where it did not (every case "+tuned"), the LoRA variant is the reference itself."""
-    base, _, variant = method.partition("+")
+    base, variant = get_base(method), method.partition("+")[2]
     if not variant:
         return REFERENCE
     if base == REFERENCE:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reports import fmt, noise, plots
-from reports.labels import REFERENCE, get_color, get_reference
+from reports.labels import REFERENCE, get_base, get_color, get_reference
 from reports.load import Row
 from reports.model import Plot
 
@@ -92,7 +92,7 @@ def make_line_plot(groups: dict, *, get, ylabel: str, name: str, title: str) -> 
         drawn: dict = defaultdict(int)  # base method -> how many of its variants are drawn
         for method, points in sorted(series.items()):
             points.sort()
-            base = method.partition("+")[0]  # a variant keeps its method's colour, its own line and marker
+            base = get_base(method)  # a variant keeps its method's colour, its own line and marker
             n, drawn[base] = drawn[base], drawn[base] + 1
             ax.plot([p[0] for p in points], [p[1] for p in points], label=method, color=get_color(base, methods),
                     marker=VARIANT_MARKERS[n % len(VARIANT_MARKERS)], linestyle=VARIANT_LINES[n % len(VARIANT_LINES)])
@@ -188,7 +188,7 @@ def get_ratio_rows(groups: dict) -> list[list[str]]:
             }
 
         refs = {name: values(methods.get(name, [])) for name in {get_reference(m, methods) for m in methods}}
-        for method in sorted(methods, key=lambda m: (m.partition("+")[0] != REFERENCE, m)):
+        for method in sorted(methods, key=lambda m: (get_base(m) != REFERENCE, m)):
             rs = methods[method]
             v, ref = values(rs), refs[get_reference(method, methods)]
             status = ", ".join(sorted({r.status for r in rs}))

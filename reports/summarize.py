@@ -287,7 +287,7 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         refs.setdefault((g[1], get_ref_key(g)), groups[g])
     methods = {g[1] for g in groups}
     columns = get_columns(metric)
-    ordered = sorted(groups, key=lambda g: (labels[g], g[1].partition("+")[0] != labels_.REFERENCE, g[1], *g[2:6]))
+    ordered = sorted(groups, key=lambda g: (labels[g], labels_.get_base(g[1]) != labels_.REFERENCE, g[1], *g[2:6]))
     def get_ref(g):
         key = get_ref_key(g)
         return refs.get((labels_.get_reference(g[1], methods), key)) or refs.get((labels_.REFERENCE, key))

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from reports import fmt, knowledge, noise, protocols, ranks
-from reports.labels import REFERENCE, get_reference as get_reference_name
+from reports.labels import REFERENCE, get_base, get_reference as get_reference_name
 from reports.load import Row
 
 COST_ONLY = "random-init (cost only)"
@@ -299,7 +299,7 @@ def make_verdict(dataset: str, scope: str, entries: dict) -> Verdict:
 
     def order(k):
         time = points[k]["time"]
-        return (k[0].partition("+")[0] != REFERENCE, time.value if time else float("inf"), labels[k])
+        return (get_base(k[0]) != REFERENCE, time.value if time else float("inf"), labels[k])
 
     for k in sorted(shown, key=order):
         ref = refs[k]
@@ -315,7 +315,7 @@ def make_verdict(dataset: str, scope: str, entries: dict) -> Verdict:
         families: dict = defaultdict(list)
         for line in verdict.lines:
             families[line.family].append(line)
-        lead = {knowledge.get_family(done[k][0]) for k in shown if k[0].partition("+")[0] == REFERENCE}  # first
+        lead = {knowledge.get_family(done[k][0]) for k in shown if get_base(k[0]) == REFERENCE}  # first
         verdict.grouped = sorted(families.items(), key=lambda kv: (kv[0] not in lead, kv[0] == knowledge.OTHER, kv[0]))
     return verdict
 
