@@ -81,14 +81,17 @@ def test_qlora_routes_score_both_ways():
         assert requant(**BATCH).logits.isfinite().all()
 
 
-def make_run(model, method, cfg, *, kind: str, settings=None):
-    """A stand-in for ``fixtures.run.cases.Run`` around a tiny model."""
+def make_run(model, method, cfg, *, kind: str, settings=None, task_kind=None, dataset="sst2"):
+    """A stand-in for ``fixtures.run.cases.Run`` around a tiny model (a causal LM answers prompts
+    unless ``task_kind`` says otherwise)."""
     def evaluate(m, *, device):
         with torch.inference_mode():
             return {"accuracy": float((m(**BATCH).logits[:, -1].argmax(-1) % 2 == 0).float().mean())}
 
-    workload = types.SimpleNamespace(task_type=kind, get_inference_batch=lambda device: BATCH, evaluate=evaluate)
-    return types.SimpleNamespace(model=model, method=method, cfg=cfg, workload=workload, tokenizer=None,
+    workload = types.SimpleNamespace(task_type=kind, get_inference_batch=lambda device: BATCH, evaluate=evaluate,
+                                     protocol={"dataset": dataset})
+    task = types.SimpleNamespace(kind=task_kind or ("instruct" if kind == "CAUSAL_LM" else "classification"))
+    return types.SimpleNamespace(model=model, method=method, cfg=cfg, workload=workload, tokenizer=None, task=task,
                                  settings=settings or TrainSettings(inference_rounds=2))
 
 
@@ -115,6 +118,18 @@ def test_cost_of_use_record_for_a_causal_lm():
         assert record[f"{prefix}_b8_ttft_seconds"] > 0 and record[f"{prefix}_b1_seconds"] > 0
     assert record["inference_joules_per_batch"] is None and "cpu" in record["inference_joules_reason"]
     assert record["forgetting_baseline"] == "adapter disabled"
+
+
+@pytest.mark.parametrize("tier_data, dataset, measured", [("synthetic", "wikitext2", False), ("real", "wikitext2", False),
+                                                          ("real", "my_corpus", True)])
+def test_forgetting_is_not_measured_on_the_training_text(tier_data, dataset, measured):
+    model, method, cfg = make_adapted("lora", "CAUSAL_LM")
+    run = make_run(model, method, cfg, kind="CAUSAL_LM", task_kind="lm", dataset=dataset)
+    assert CostOfUse(run, device=CPU, precision=nullprecision, tier_data=tier_data).trains_on_general_text() is not measured
+    if not measured:
+        costs = CostOfUse(run, device=CPU, precision=nullprecision, tier_data=tier_data)
+        costs.before_training()
+        assert costs.blocks is None and "general text itself" in costs.record["forgetting_reason"]
 
 
 def test_qlora_record_says_why_and_scores_routes():
