@@ -283,7 +283,9 @@ def make_dataset(name: str, rows: list[Row], *, with_plots: bool) -> DatasetSect
         return (*g[2:6], protocols.get_data_key(groups[g][0]))
 
     refs = {}
-    for g in groups:  # the verdict's rule (reports.labels.get_reference): lora+gc for qlora+gc, else LoRA
+    # the verdict's rule (reports.labels.get_reference): lora+gc for qlora+gc, else LoRA; of several
+    # LoRA groups, the one with its peers' protocol (no label), else the one that differs in least
+    for g in sorted(groups, key=lambda g: (labels[g] != "", len(labels[g]))):
         refs.setdefault((g[1], get_ref_key(g)), groups[g])
     methods = {g[1] for g in groups}
     columns = get_columns(metric)

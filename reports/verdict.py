@@ -268,10 +268,11 @@ def get_basis(entries: dict, tier: str) -> str:
 
 def get_reference(key: tuple, entries: dict):
     """The entry a run is compared with: LoRA of the matching variant (``reports.labels.get_reference``),
-    else plain LoRA (the first by its settings), else None."""
+    else plain LoRA; where that ran in several settings, the one that set the fewest (the defaults:
+    LoRA with ``eval_every`` set is a variant of LoRA, not its reference); else None."""
     name = get_reference_name(key[0], {k[0] for k in entries})
     for candidate in dict.fromkeys([name, REFERENCE]):
-        found = sorted(k for k in entries if k[0] == candidate)
+        found = sorted((k for k in entries if k[0] == candidate), key=lambda k: (len(json.loads(k[1])), k[1]))
         if found:
             return found[0]
     return None

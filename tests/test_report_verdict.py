@@ -175,6 +175,19 @@ def test_a_variant_is_compared_with_lora_of_its_variant(tmp_path):
     assert "step time p50 1.30× LoRA" in lines["lora+gc"]  # a LoRA variant: its cost against plain LoRA
 
 
+def test_lora_with_a_setting_of_its_own_is_not_the_reference(tmp_path):
+    # a second LoRA run with eval_every set (time to quality) is LoRA's variant, whatever the key order
+    plain, curve = make_entry("lora", step=0.010, iqr=0.0001), make_entry("lora", step=0.020, iqr=0.0001)
+    curve["extra_info"]["settings"] = {"eval_every": 8}
+    rows = load([write(tmp_path, [curve, plain, make_entry("dora", step=0.030, iqr=0.0001)])])
+    lines = get_lines(get_verdicts(rows)[0])
+    assert lines["lora [eval_every unset]"].startswith("lora [eval_every unset]: the reference")
+    assert "step time p50 3.00× lora [eval_every unset]" in lines["dora"]
+    assert "step time p50 2.00× lora [eval_every unset]" in lines["lora [eval_every=8]"]
+    table = {(r.label, r.protocol): r.cells["vs_ref"].text for r in summarize(rows, with_plots=False).datasets[0].rows}
+    assert table[("lora", "")] == "reference" and table[("lora", "eval_every=8")] != "reference", table
+
+
 def test_when_every_case_is_tuned_lora_tuned_is_the_reference(tmp_path):
     rows = load([write(tmp_path, [with_variant("tuned", make_entry(m, seed=s, step=step, iqr=0.0001))
                                   for m, step in (("lora", 0.010), ("dora", 0.020)) for s in (0, 1)])])
