@@ -19,7 +19,7 @@ from reports.labels import REFERENCE, get_base
 from reports.load import Row
 from reports.model import Plot
 from reports.stats import Summary
-from reports.verdict import get_scope_key
+from reports.verdict import get_plain_runs, get_scope_key
 
 plt = plots.plt
 # method -> (the sparsity key it records, what the x axis measures, the sentence's phrase)
@@ -172,7 +172,7 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
         names = {r.method for r in group}  # plain LoRA, else a LoRA variant every case shares ("lora+tuned")
         ref_name = REFERENCE if REFERENCE in names else min((m for m in names if get_base(m) == REFERENCE),
                                                              default=REFERENCE)
-        lora = [r for r in group if r.method == ref_name and r.measured]
+        lora = get_plain_runs([r for r in group if r.method == ref_name and r.measured])
         metric = get_metric(lora)
         if metric is None:
             continue

@@ -91,6 +91,20 @@ def get_entry_key(row: Row) -> tuple:
     return (row.method, json.dumps(rest, sort_keys=True))  # the method carries its variant: "lora+gc"
 
 
+def get_plainness(key: tuple) -> tuple:
+    """Sort key of entries: the one that set the fewest settings and config fields (the defaults) first."""
+    return len(json.loads(key[1])), key[1]
+
+
+def get_plain_runs(rows: list[Row]) -> list[Row]:
+    """Of one method's runs, those of its plainest entry (``get_plainness``): a LoRA run with
+    ``eval_every`` set is not a second seed of plain LoRA."""
+    entries = defaultdict(list)
+    for r in rows:
+        entries[get_entry_key(r)].append(r)
+    return entries[min(entries, key=get_plainness)] if entries else []
+
+
 def get_entry_labels(entries: dict) -> dict:
     """entry key -> "method" (with its variant, "lora+gc"), and "[what differs]" where one method
     ran in several settings or configs here."""
@@ -272,7 +286,7 @@ def get_reference(key: tuple, entries: dict):
     LoRA with ``eval_every`` set is a variant of LoRA, not its reference); else None."""
     name = get_reference_name(key[0], {k[0] for k in entries})
     for candidate in dict.fromkeys([name, REFERENCE]):
-        found = sorted((k for k in entries if k[0] == candidate), key=lambda k: (len(json.loads(k[1])), k[1]))
+        found = sorted((k for k in entries if k[0] == candidate), key=get_plainness)
         if found:
             return found[0]
     return None

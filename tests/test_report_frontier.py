@@ -114,3 +114,16 @@ def test_sweep_points_are_entries_of_their_block_not_blocks_of_their_own(rows):
     (verdict,) = get_verdicts(rows)
     labels = {line.label for line in verdict.lines} | set(verdict.others)
     assert {"lora", "sparselora+sparsity_scale0.5", "lora_prune+target_sparsity0.9"} <= labels
+
+
+def test_a_lora_run_with_a_setting_of_its_own_is_not_a_seed_of_the_reference():
+    """A second LoRA run with eval_every set (time to quality) made the reference "2 seeds" of seed 0
+    and its slower steps hid SparseLoRA's speed in the noise."""
+    rows = make_rows("lora", "", [(0.86, 0, 0.095)])
+    curve = make_rows("lora", "", [(0.87, 0, 0.122)])
+    curve[0].extra["settings"] = {"eval_every": 8}
+    rows += curve + make_rows("sparselora", "", [(0.70, 0.68, 0.226)])
+    (frontier,) = make_frontier_section(rows, with_plots=False).frontiers
+    assert frontier.reference.n == 1 and frontier.reference.mean == pytest.approx(86.0)
+    (point,) = frontier.points
+    assert point.speedup == pytest.approx(0.095 / 0.226)
