@@ -15,6 +15,9 @@ PARTS = ("protocol", "settings", "config")
 # Settings that control the run, not its numbers: a run that finished inside its time limit is
 # the same run under any limit (one stopped by it is a failure, listed as such).
 RUN_CONTROLS = ("settings.time_limit_s",)
+# protocol fields that describe the case's own variant, not its data: runs that differ in them
+# are compared with each other (a sweep point with LoRA, lora+liger with LoRA)
+CASE_PROTOCOL = ("protocol.sweep", "protocol.fused_kernels")
 
 
 def get_fields(row: Row) -> dict:
@@ -36,9 +39,10 @@ def get_key(row: Row, *, with_config: bool = True) -> str:
 
 def get_data_key(row: Row) -> str:
     """The data protocol alone (model, splits, limits, lengths): what runs must share to be compared.
-    A --sweep point's value is the case's own setting (its variant), not the data's."""
+    A --sweep point's value and the fused kernels a case ran ("lora+liger") are the case's own
+    settings (its variant), not the data's."""
     return json.dumps({k: v for k, v in get_fields(row).items()
-                       if not k.startswith(("settings.", "config.")) and k != "protocol.sweep"}, sort_keys=True)
+                       if not k.startswith(("settings.", "config.")) and k not in CASE_PROTOCOL}, sort_keys=True)
 
 
 def get_diff_text(mine: dict, others: list[dict]) -> str:

@@ -60,7 +60,8 @@ class Verdict:
         scope: what its runs share (model, hardware, tier, ranks; the protocol where it differs).
         basis: how sure, in one line (seeds, tier, machine load).
         lines: the shown entries: the front and those whose quality overlaps the best.
-        others: entries off the front and below the best quality, named.
+        others: entries off the front and below the best quality (without quality: off the front), named.
+        cost_only: no quality was measured (random-init shapes).
         left_out: entries that did not finish (with their status), e.g. "full_ft (oom)".
         grouped: (family, lines) in order when the block has many entries, else [].
     """
@@ -72,6 +73,7 @@ class Verdict:
     others: list = field(default_factory=list)
     left_out: list = field(default_factory=list)
     grouped: list = field(default_factory=list)
+    cost_only: bool = False
 
 
 def is_cost_only(row: Row) -> bool:
@@ -304,6 +306,7 @@ def make_verdict(dataset: str, scope: str, entries: dict) -> Verdict:
     if not done:
         return verdict
     metric = get_metric([r for rs in done.values() for r in rs])
+    verdict.cost_only = metric is None
     higher = QUALITY_AXES[metric][0] if metric else True
     memory_kind = noise.get_memory_kind([r for rs in done.values() for r in rs])
     points = {k: get_point(rs, metric) for k, rs in done.items()}

@@ -136,6 +136,22 @@ def test_cost_only_line_names_what_the_project_knows(tmp_path):
     assert "cost only; known:" in sparse and "collapses" in sparse and "docs/sparselora.md" in sparse
 
 
+def test_fused_kernels_are_a_variant_compared_with_lora_and_cost_only_others_read_so(tmp_path):
+    # the 8B scale run of results/h200-trust/session-2026-12-04c: lora+liger sat in a block of its
+    # own ("fused_kernels=liger: ...") instead of beside LoRA; hira read "below the best quality"
+    cost = {"weights": "random-init (cost only)", "loss_decrease": 0.1}
+    lora, hira = make_entry("lora", **cost), make_entry("hira", step=0.015, rss=20 * MiB, **cost)
+    liger = with_variant("liger", make_entry("lora", step=0.0102, iqr=0.00001, rss=5 * MiB, **cost))
+    liger["extra_info"]["protocol"]["fused_kernels"] = "liger: RMSNorm, SwiGLU"
+    lora["extra_info"]["step_seconds_iqr"] = 0.00001
+    (verdict,) = get_verdicts(load([write(tmp_path, [lora, hira, liger])]))
+    assert "step time p50 1.02× LoRA" in get_lines(verdict)["lora+liger"]
+    assert verdict.cost_only and verdict.others == ["hira"]
+    page = render(summarize(load([tmp_path / "run.json"])))
+    assert "off the front (another entry is no slower and no larger, and better on one): hira" in page
+    assert "below the best quality" not in page
+
+
 def test_twenty_methods_show_the_front_and_the_near_best_grouped_by_family(tmp_path):
     names = ["full_ft", "lora", "qlora", "hira", "lora_prune", "sparselora", "dora", "rslora", "pissa", "olora",
              "adalora", "vera", "ia3", "loha", "lokr", "oft", "miss", "lily", "shira", "boft"]
