@@ -201,10 +201,14 @@ def get_overhead_text(values: list[float]) -> str:
 
 
 def get_loss_text(points: list[float]) -> str:
-    """"loses 2.00 accuracy points", "gains 0.50 accuracy points" or "loses no accuracy" (mean)."""
+    """"loses 2.00 accuracy points", "gains 0.50 accuracy points" or "loses no accuracy" (mean), or,
+    where several runs spread wider than their mean, "changes accuracy within noise (-0.29 ± 0.80 points)"."""
     m = sum(points) / len(points)
     if abs(m) < 0.005:
         return "loses no accuracy"
+    half = noise.get_spread(points)
+    if len(points) > 1 and half >= abs(m):
+        return f"changes accuracy within noise ({-m:+.2f} ± {half:.2f} points, 95% over {len(points)} runs)"
     return f"{'loses' if m > 0 else 'gains'} {abs(m):.2f} accuracy points"
 
 
@@ -229,7 +233,8 @@ def get_claims(rows: list[Row]) -> list[str]:
                    if fmt.is_num(r.extra.get("merge_dequant_bf16_accuracy"))]
         lines.append(f"QLoRA merged and re-quantised to 4-bit {get_loss_text(lost)} against the unmerged adapter "
                      f"(de-quantised bf16 merge: {get_loss_text(dequant) if dequant else fmt.DASH}), "
-                     f"mean of {len(runs)} run(s).")
+                     f"mean of {len(runs)} run(s): "
+                     f"{', '.join(sorted({f'{r.dataset}/{r.model}/{r.hardware}' for r in runs}))}.")
     else:
         lines.append("QLoRA merged and re-quantised: not measured in this run.")
     return lines
