@@ -188,14 +188,20 @@ def make_curve_plot(groups: list[list[Row]], *, name: str) -> Plot | None:
                         "The dashed line is the case's floor.")
 
 
+def get_mean_and_spread(values: list[float]) -> tuple[float, float, bool]:
+    """(mean, 95% half-width over the runs, whether several runs spread at least as wide as their mean)."""
+    m = sum(values) / len(values)
+    half = noise.get_spread(values)
+    return m, half, len(values) > 1 and half >= abs(m)
+
+
 def get_overhead_text(values: list[float]) -> str:
     """Latency over the base model in words: "2.0% slower than the base model", "5.6% faster", or,
     where several runs spread wider than their mean, "within noise of the base model (-5.6% ± 9.1)"."""
     if not values:
         return fmt.DASH
-    m = sum(values) / len(values)
-    half = noise.get_spread(values)
-    if len(values) > 1 and half >= abs(m):
+    m, half, within = get_mean_and_spread(values)
+    if within:
         return f"within noise of the base model ({m:+.1f}% ± {half:.1f}, 95% over {len(values)} runs)"
     return f"{abs(m):.1f}% {'slower' if m > 0 else 'faster'} than the base model" if m else "as fast as the base model"
 
@@ -203,11 +209,10 @@ def get_overhead_text(values: list[float]) -> str:
 def get_loss_text(points: list[float]) -> str:
     """"loses 2.00 accuracy points", "gains 0.50 accuracy points" or "loses no accuracy" (mean), or,
     where several runs spread wider than their mean, "changes accuracy within noise (-0.29 ± 0.80 points)"."""
-    m = sum(points) / len(points)
+    m, half, within = get_mean_and_spread(points)
     if abs(m) < 0.005:
         return "loses no accuracy"
-    half = noise.get_spread(points)
-    if len(points) > 1 and half >= abs(m):
+    if within:
         return f"changes accuracy within noise ({-m:+.2f} ± {half:.2f} points, 95% over {len(points)} runs)"
     return f"{'loses' if m > 0 else 'gains'} {abs(m):.2f} accuracy points"
 
