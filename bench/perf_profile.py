@@ -84,25 +84,29 @@ def build(case, overrides: dict, device) -> tuple:
     return TrainingLoss(model, loss_chunk=settings.loss_chunk), model, optimizer, settings, method, cfg
 
 
-def step(fn, optimizer, batch, autocast) -> None:
-    with autocast:
-        loss = fn(**batch)
-    loss.backward()
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+def sync(device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
 
 
-def time_steps(fn, optimizer, batch, settings, device, steps: int) -> list:
-    times = []
+def time_steps(fn, optimizer, batch, settings, device, steps: int) -> dict:
+    """Milliseconds per step and per phase (forward, backward, optimizer), the device synchronized
+    at each phase's end: a phase whose time exceeds its kernels' waits on the host."""
+    phases = {"step": [], "forward": [], "backward": [], "optimizer": []}
     for _ in range(steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        step(fn, optimizer, batch, make_autocast(device, settings.autocast))
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
+        t0 = sync(device)
+        with make_autocast(device, settings.autocast):
+            loss = fn(**batch)
+        t1 = sync(device)
+        loss.backward()
+        t2 = sync(device)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        t3 = sync(device)
+        for name, ms in zip(phases, ((t3 - t0) * 1e3, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)):
+            phases[name].append(ms)
+    return phases
 
 
 def get_kernel_groups(prof, device) -> list:
@@ -137,14 +141,13 @@ def profile_case(case, overrides: dict, args, device) -> dict:
         times = time_steps(fn, optimizer, batch, settings, device, args.steps)
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
         with profile(activities=activities) as prof:
-            step(fn, optimizer, batch, make_autocast(device, settings.autocast))
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            time_steps(fn, optimizer, batch, settings, device, 1)
     breaks = collections.Counter({reason: n for reason, n in counters["graph_break"].items()})
     groups = get_kernel_groups(prof, device)
     total = sum(ms for _, ms, _ in groups)
     out = {
-        "case": case.id, "compile": settings.compile, "step_ms_median": statistics.median(times), "steps": len(times),
+        "case": case.id, "compile": settings.compile, "steps": len(times["step"]),
+        **{f"{name}_ms_median": statistics.median(ms) for name, ms in times.items()},
         "warmup_s": warmup_s, "unique_graphs": counters["stats"].get("unique_graphs", 0),
         "graph_breaks": sum(breaks.values()), "graph_break_reasons": dict(breaks.most_common(10)),
         "kernels_per_step": sum(n for _, _, n in groups), "kernel_ms_per_step": total,
@@ -158,7 +161,8 @@ def profile_case(case, overrides: dict, args, device) -> dict:
 
 def print_profile(p: dict) -> None:
     print(f"\n== {p['case']} (compile={p['compile'] or 'eager'})", flush=True)
-    print(f"step {p['step_ms_median']:.1f} ms (median of {p['steps']}); warm-up {p['warmup_s']:.0f} s; "
+    print(f"step {p['step_ms_median']:.1f} ms (median of {p['steps']}: forward {p['forward_ms_median']:.1f}, "
+          f"backward {p['backward_ms_median']:.1f}, optimizer {p['optimizer_ms_median']:.1f}); warm-up {p['warmup_s']:.0f} s; "
           f"{p['unique_graphs']} compiled graph(s), {p['graph_breaks']} graph break(s); "
           f"{p['kernels_per_step']} kernels, {p['kernel_ms_per_step']:.1f} ms of kernels in one profiled step")
     for reason, n in p["graph_break_reasons"].items():

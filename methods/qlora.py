@@ -12,13 +12,17 @@ and head in the compute dtype under bf16 (LlamaRMSNorm computes in fp32 internal
 anyway); under fp16 compute the norms go to fp32; on CPU everything computes in fp32.
 ``stats`` records what stays in which dtype.
 
-On CUDA the optimizer is bitsandbytes' paged 8-bit AdamW; on CPU (bitsandbytes >= 0.46
-has a CPU backend) compute runs in fp32 and the optimizer is plain AdamW.
+On CUDA the optimizer is bitsandbytes' paged 8-bit AdamW (``optimizer="8bit"``, the default);
+on CPU (bitsandbytes >= 0.46 has a CPU backend) compute runs in fp32 and the optimizer is plain
+AdamW. ``optimizer="adamw"`` takes torch's fused AdamW on CUDA too, as torchtune's QLoRA recipes
+do: the adapter is small (42M parameters at 8B, rank 16 on every linear layer), so fp32 moments
+cost about 0.25 GiB more there, while the 8-bit optimizers step parameter by parameter from
+Python (bitsandbytes' paged one also synchronizes the device each step).
 
 ``backend="torchao"`` quantizes with torchao's NF4 tensor instead (block 64, double
 quantization; ``methods._qlora_torchao``), always in place; its weights de-quantize to the
 input's dtype. On CUDA its optimizer is torchao's 8-bit AdamW (plain AdamW where that
-torchao has none). ``stats`` records the backend, its version and the optimizer.
+torchao has none), or torch's with ``optimizer="adamw"``. ``stats`` records the backend, its version and the optimizer.
 A backend whose package is missing, or that cannot run on the device, raises
 ``MethodUnavailable``: the case skips, saying what to install.
 """
@@ -41,6 +45,7 @@ HEAD_MODULES = ("classifier", "score", "lm_head")
 COMPUTE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 BUILDS = ("reload", "in_place")
 UPCASTS = ("all", "needed")
+OPTIMIZERS = ("8bit", "adamw")
 # backend -> (the package it imports, what to pip install, devices it runs on)
 BACKENDS = {
     "bitsandbytes": ("bitsandbytes", "bitsandbytes", ("cuda", "cpu")),
@@ -63,6 +68,8 @@ class Config(LoraConfig):
             default) or "needed" (only what the compute dtype needs, see the module doc).
         backend: "bitsandbytes" (the default) or "torchao" (torchao's NF4 tensor, built in
             place; quant_type must be "nf4" and double_quant true).
+        optimizer: on CUDA, "8bit" (the backend's 8-bit AdamW: bitsandbytes' paged one, QLoRA's
+            memory trick, or torchao's; the default) or "adamw" (torch's fused AdamW).
     """
 
     quant_type: str = "nf4"
@@ -71,6 +78,7 @@ class Config(LoraConfig):
     build: str = "reload"
     upcast: str = "all"
     backend: str = "bitsandbytes"
+    optimizer: str = "8bit"
 
     def __post_init__(self):
         super().__post_init__()
@@ -86,6 +94,8 @@ class Config(LoraConfig):
             raise ValueError(f"methods.qlora.Config.upcast={self.upcast!r}: use one of {UPCASTS}")
         if self.backend not in BACKENDS:
             raise ValueError(f"methods.qlora.Config.backend={self.backend!r}: use one of {tuple(BACKENDS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"methods.qlora.Config.optimizer={self.optimizer!r}: use one of {OPTIMIZERS}")
         if self.backend == "torchao" and (self.quant_type != "nf4" or not self.double_quant):
             raise ValueError(f"methods.qlora.Config.backend='torchao' quantizes to NF4 with double quantization "
                              f"only; got quant_type={self.quant_type!r}, double_quant={self.double_quant}: "
@@ -212,8 +222,9 @@ def apply(model: torch.nn.Module, cfg: Config, *, task_type: str) -> torch.nn.Mo
 
 def get_optimizer_class(cfg: Config, device: torch.device):
     """The optimizer class that runs: an 8-bit AdamW on CUDA (bitsandbytes' paged one, QLoRA's
-    memory trick, or torchao's), where the backend has one; torch's AdamW otherwise."""
-    if device.type != "cuda":
+    memory trick, or torchao's), where the backend has one and ``cfg.optimizer`` is "8bit";
+    torch's AdamW otherwise."""
+    if device.type != "cuda" or cfg.optimizer == "adamw":
         return torch.optim.AdamW
     if cfg.backend == "torchao":
         return torchao_backend.get_optimizer_class() or torch.optim.AdamW
