@@ -143,16 +143,28 @@ SCALE_METHOD_SETTINGS = {"full_ft": PERF_MIXED, **EAGER_SETTINGS}
 # (compile "default"), whose replays would overwrite the outputs the recomputation needs. The
 # method's own settings win (QLoRA stays eager).
 # QLoRA's torchao backend (variant "torchao") runs at every shape, with checkpointing at 8B
-# ("torchao-gc"); the cases without a variant are bitsandbytes'.
+# ("torchao-gc"); the cases without a variant are bitsandbytes'. Variant "adamw": QLoRA with
+# torch's fused AdamW in place of the backend's 8-bit one (methods.qlora.Config.optimizer), at
+# every shape for both backends, with checkpointing at 8B.
+GC = {"grad_checkpointing": True, "compile": "default"}
 SCALE_VARIANTS = {
-    "gc": ({"grad_checkpointing": True, "compile": "default"}, ("lora", "hira", "qlora", "lora_prune", "sparselora")),
-    "torchao-gc": ({"grad_checkpointing": True, "compile": "default"}, ("qlora",)),
+    "gc": (GC, ("lora", "hira", "qlora", "lora_prune", "sparselora")),
+    "torchao-gc": (GC, ("qlora",)),
+    "adamw-gc": (GC, ("qlora",)),
+    "torchao-adamw-gc": (GC, ("qlora",)),
     "liger": ({"fused_kernels": "liger", "loss_chunk": 0}, ("lora",)),
     "liger-gc": ({"fused_kernels": "liger", "loss_chunk": 0, "grad_checkpointing": True, "compile": "default"},
                  ("lora",)),
 }
-# Variant (its first word) -> method options: QLoRA's second 4-bit backend.
-SCALE_BACKENDS = {"torchao": {"backend": "torchao"}}
+# Variant words -> method options: QLoRA's second 4-bit backend, and its optimizer.
+SCALE_VARIANT_OPTIONS = {"torchao": {"backend": "torchao"}, "adamw": {"optimizer": "adamw"}}
+# QLoRA's variants of every shape (the 8B checkpointing ones are in SCALE_VARIANTS).
+QLORA_SCALE_VARIANTS = ("torchao", "adamw", "torchao-adamw")
+
+
+def get_variant_options(variant: str) -> dict:
+    """The method options a scale variant's words set (``SCALE_VARIANT_OPTIONS``)."""
+    return {k: v for word in variant.split("-") for k, v in SCALE_VARIANT_OPTIONS.get(word, {}).items()}
 # The tiny tier's instruct cases: the classification cases' data, a causal LM head.
 TINY_INSTRUCT_SETTINGS = {
     "sst2_instruct": {"epochs": 3, "max_length": 32, "log_every": 20},
@@ -508,7 +520,7 @@ CASES += [
 ]
 CASES += [
     Case(method, "wikitext2", "scale", "gpu", model="llama-8b", variant=variant,
-         min_gpu_gib=SCALE_SHAPES["llama-8b"][1], options=SCALE_BACKENDS.get(variant.split("-")[0], {}),
+         min_gpu_gib=SCALE_SHAPES["llama-8b"][1], options=get_variant_options(variant),
          settings={"batch_size": SCALE_SHAPES["llama-8b"][0], **extra, **SCALE_METHOD_SETTINGS.get(method, {})})
     for variant, (extra, methods) in SCALE_VARIANTS.items()
     for method in methods
@@ -526,14 +538,16 @@ CASES += [
          options=SCALE_CPU_OPTIONS.get(method, {}), unmet=SCALE_CPU_UNMET.get(method, ""))
     for method in METHODS
 ]
-# QLoRA's second backend at every shape, GPU and the CI shape (the 8B checkpointing case is a variant above).
+# QLoRA's variants at every shape (the 8B checkpointing cases are variants above); the CI shape
+# runs the torchao backend (its optimizer is torch's AdamW on the CPU either way).
 CASES += [
-    Case("qlora", "wikitext2", "scale", "gpu", model=shape, min_gpu_gib=gib, variant="torchao",
-         options=SCALE_BACKENDS["torchao"], settings={"batch_size": batch, **SCALE_METHOD_SETTINGS.get("qlora", {})})
+    Case("qlora", "wikitext2", "scale", "gpu", model=shape, min_gpu_gib=gib, variant=variant,
+         options=get_variant_options(variant), settings={"batch_size": batch, **SCALE_METHOD_SETTINGS.get("qlora", {})})
     for shape, (batch, gib) in SCALE_SHAPES.items()
+    for variant in QLORA_SCALE_VARIANTS
 ]
 CASES += [Case("qlora", "wikitext2", "scale", "cpu", model="tiny-shape", variant="torchao", settings=SCALE_CPU_SETTINGS,
-               options={**SCALE_CPU_OPTIONS["qlora"], **SCALE_BACKENDS["torchao"]})]
+               options={**SCALE_CPU_OPTIONS["qlora"], **get_variant_options("torchao")})]
 
 # Methods run on a dataset added with --dataset NAME=PATH (real tier, every hardware).
 CUSTOM_METHODS = tuple(METHODS)
