@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "h200-scale"))
 from summary import load  # noqa: E402  (the scale scripts' reader: case id -> extra_info)
 
 GIB = 2**30
+# QLoRA's scale variants (bench/matrix.py): bitsandbytes, torchao, each with torch's AdamW
+VARIANTS = ("", "-torchao", "-adamw", "-torchao-adamw")
 DONE = ("passed", "failed_floor")
 
 
@@ -59,10 +61,10 @@ def main(paths):
             print(f"    {e['error'][:400]}")
 
     def best(shape: str, gc: str):
-        """The faster QLoRA backend's step over LoRA's, at ``shape`` (gc "" or "-gc")."""
+        """The fastest QLoRA variant's step over LoRA's, at ``shape`` (gc "" or "-gc")."""
         lora = get(rows.get(f"lora-wikitext2-scale-{shape}{gc}-gpu-seed0", {}), "steady_step_seconds")
         steps = {v or "bitsandbytes": get(rows.get(f"qlora-wikitext2-scale-{shape}{v}{gc}-gpu-seed0", {}),
-                                          "steady_step_seconds") for v in ("", "-torchao")}
+                                          "steady_step_seconds") for v in VARIANTS}
         steps = {k: s for k, s in steps.items() if s}
         if not lora or not steps:
             return "not measured"
@@ -73,11 +75,13 @@ def main(paths):
     print(f"  best QLoRA / LoRA step, llama-8b, both with checkpointing (<= 1.10): {best('llama-8b', '-gc')}")
     print(f"  best QLoRA / LoRA step, llama-8b, no checkpointing (<= 1.10): {best('llama-8b', '')}")
     print(f"  best QLoRA / LoRA step, llama-1b (<= 1.3): {best('llama-1b', '')}")
-    for v in ("", "-torchao"):
+    for v in VARIANTS:
         q, lora = rows.get(f"qlora-wikitext2-scale-llama-8b{v}-gpu-seed0", {}), rows.get(
             "lora-wikitext2-scale-llama-8b-gpu-seed0", {})
         qg, lorag = rows.get(f"qlora-wikitext2-scale-llama-8b{v}-gc-gpu-seed0", {}), rows.get(
             "lora-wikitext2-scale-llama-8b-gc-gpu-seed0", {})
+        if not q and not qg:
+            continue
         name = v.strip("-") or "bitsandbytes"
         print(f"  {name}: frozen weights / LoRA's at 8B (<= 0.36): "
               f"{ratio(get(q, 'mem_frozen_bytes'), get(lora, 'mem_frozen_bytes'))}; step peak / LoRA's, both "
