@@ -50,3 +50,18 @@ def test_trainer_reference_run_trains_and_scores(tmp_path, monkeypatch):
     saved = json.loads((tmp_path / "trainer.json").read_text())
     assert saved["runner"].startswith("transformers.Trainer")
     assert str(ROOT) not in json.dumps(saved) and str(Path.home()) not in json.dumps(saved)
+
+
+def test_profile_tool_splits_a_scale_case_step_on_the_cpu(tmp_path, capsys):
+    """bench/perf_profile.py on the CI shape: step and phase times, and the kernel groups."""
+    from bench import perf_profile
+
+    out = tmp_path / "profile.json"
+    [record] = perf_profile.main(["qlora-wikitext2-scale-tiny-shape-cpu-seed0", "--steps", "2", "--warmup", "1",
+                                  "--top", "5", "--set", "qlora.optimizer=adamw", "--json", str(out)])
+    assert record["step_ms_median"] >= record["forward_ms_median"] > 0 and record["backward_ms_median"] > 0
+    assert 0 < len(record["top"]) <= 5 and record["kernels_per_step"] > 0
+    assert json.loads(out.read_text())[0]["case"] == record["case"]
+    assert "qlora-wikitext2-scale-tiny-shape-cpu-seed0" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="not a scale case"):
+        perf_profile.main(["lora-sst2-tiny-cpu-seed0"])

@@ -206,6 +206,16 @@ def test_optimizer_choice_and_record(backend, cuda_optimizer):
                       torch.optim.AdamW)
 
 
+@pytest.mark.parametrize("backend", ["bitsandbytes", "torchao"])
+def test_optimizer_adamw_takes_torchs_adamw_on_cuda_too(backend):
+    """qlora.optimizer="adamw": torch's AdamW in place of the backend's 8-bit one, recorded as such."""
+    pytest.importorskip(backend)
+    cfg = qlora.Config(**LORA, backend=backend, optimizer="adamw")
+    assert qlora.get_optimizer_class(cfg, torch.device("cuda")) is torch.optim.AdamW
+    with pytest.raises(ValueError, match="optimizer='sgd'.*'8bit', 'adamw'"):
+        qlora.Config(**LORA, backend=backend, optimizer="sgd")
+
+
 def test_all_three_count_the_same_flops():
     """QLoRA's step does LoRA's matmuls: bitsandbytes' fused 4-bit matmul is counted as one."""
     pytest.importorskip("torchao")
