@@ -122,13 +122,15 @@ def get_speed_text(p: Point) -> str:
     return f", at {p.speedup:.2f}× LoRA's speed" if p.speed_apart else f", at LoRA's speed within noise ({p.speedup:.2f}×)"
 
 
-def get_sentence(method: str, points: list, metric: str) -> str:
-    """ "SparseLoRA keeps LoRA's accuracy up to x% of base FLOPs skipped, at y× speed", or what it loses."""
+def get_sentence(method: str, points: list, metric: str, reference: Summary) -> str:
+    """ "SparseLoRA keeps LoRA's accuracy up to x% of base FLOPs skipped, at y× speed", with that
+    point's mean beside LoRA's (intervals of few seeds can overlap across a wide gap), or what it loses."""
     name, phrase = NAMES[method], KINDS[method][2]
     kept = [p for p in points if p.overlaps]
     if kept:
         p = max(kept, key=lambda p: p.x)
-        return f"{name} keeps LoRA's {metric} up to {100 * p.x:.1f}% {phrase}{get_speed_text(p)} ({p.label})."
+        return (f"{name} keeps LoRA's {metric} up to {100 * p.x:.1f}% {phrase}{get_speed_text(p)} ({p.label}: "
+                f"mean {p.quality.mean:.2f} against LoRA's {reference.mean:.2f}, the 95% intervals overlap).")
     p = min(points, key=lambda p: p.x)
     return (f"{name} does not keep LoRA's {metric} at any point measured: its mildest, {100 * p.x:.1f}% {phrase} "
             f"({p.label}), has {metric} {p.quality.mean:.2f}, outside LoRA's interval.")
@@ -192,7 +194,7 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
             shown = "accuracy (%)" if metric == "accuracy" else metric
             where = f"{dataset} · {model} · {hardware} / {tier}" + (f" · {world} ranks" if world > 1 else "")
             frontier = Frontier(method, where, shown, reference, points,
-                                get_sentence(method, points, metric))
+                                get_sentence(method, points, metric, reference))
             if with_plots:
                 frontier.plot = make_plot(frontier, name=f"frontier-{method}-{len(section.frontiers)}")
             section.frontiers.append(frontier)
