@@ -73,8 +73,11 @@ def mean(rows: list[Row], key: str):
 
 
 def get_quality(rows: list[Row]) -> tuple[str, float | None]:
-    metric = rows[0].extra.get("floor_metric") or "accuracy"
-    return metric, mean(rows, metric)
+    """The quality a reader knows (accuracy, else perplexity), else the floor's own metric."""
+    for metric in ("accuracy", "perplexity", rows[0].extra.get("floor_metric") or "accuracy"):
+        if (value := mean(rows, metric)) is not None:
+            return metric, value
+    return metric, None
 
 
 def get_merge_cell(rows: list[Row]) -> str:
@@ -99,19 +102,29 @@ def get_pair(rows: list[Row], first: str, second: str) -> str:
 
 
 def get_energy_cell(rows: list[Row], key: str, digits: int = 4) -> str:
-    """The mean, or a dash (the reasons it is missing go to the section's notes, see get_energy_reasons)."""
+    """The mean, or a dash (the reasons it is missing go to the section's notes, see get_missing_reasons)."""
     value = mean(rows, key)
     return f"{value:,.0f}" if fmt.is_num(value) and value >= 100 else fmt.get_number(value, digits)
 
 
-def get_energy_reasons(rows: list[Row]) -> list[str]:
-    """Why energy is missing, each reason once, with how many runs it applies to."""
-    reasons: dict = defaultdict(int)
-    for r in rows:
-        for key in ("train_joules_reason", "inference_joules_reason"):
-            if r.extra.get(key):
-                reasons[f"{key.removesuffix('_joules_reason')}: {r.extra[key]}"] += 1
-    return [f"Energy not measured ({reason}): {n} run(s)." for reason, n in sorted(reasons.items())]
+# what a dash stands for -> the keys that hold why, each with its label in the note
+MISSING = {
+    "Energy": {"train_joules_reason": "train: ", "inference_joules_reason": "inference: "},
+    "Forgetting": {"forgetting_reason": "", "forgetting_error": "error: "},
+}
+
+
+def get_missing_reasons(rows: list[Row]) -> list[str]:
+    """Why energy or forgetting is missing, each reason once, with how many runs it applies to."""
+    notes = []
+    for what, keys in MISSING.items():
+        reasons: dict = defaultdict(int)
+        for r in rows:
+            for key, label in keys.items():
+                if r.extra.get(key):
+                    reasons[f"{label}{r.extra[key]}"] += 1
+        notes += [f"{what} not measured ({reason}): {n} run(s)." for reason, n in sorted(reasons.items())]
+    return notes
 
 
 def get_floor_cell(rows: list[Row]) -> str:
@@ -127,12 +140,12 @@ def get_floor_cell(rows: list[Row]) -> str:
 
 
 def get_forgetting_cell(rows: list[Row]) -> str:
+    """"+0.068 (3.41 → 3.48)": the change and the two losses; a dash (why: the section's notes)."""
     value = mean(rows, "forgetting")
-    if value is not None:
-        return (f"{value:+.3f} ({fmt.get_number(mean(rows, 'forgetting_loss_base'), 4)} -> "
-                f"{fmt.get_number(mean(rows, 'forgetting_loss_trained'), 4)} nats)")
-    reason = next((r.extra.get(k) for r in rows for k in ("forgetting_reason", "forgetting_error") if r.extra.get(k)), None)
-    return f"{fmt.DASH} ({reason})" if reason else fmt.DASH
+    if value is None:
+        return fmt.DASH
+    return (f"{value:+.3f} ({fmt.get_number(mean(rows, 'forgetting_loss_base'), 3)} → "
+            f"{fmt.get_number(mean(rows, 'forgetting_loss_trained'), 3)})")
 
 
 def get_percent(value) -> str:
@@ -273,8 +286,8 @@ def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse |
             "Energy: NVML's whole-GPU counter (other processes count too); a dash with a reason where it was not "
             "measurable (no GPU, or a phase shorter than the counter's refresh).",
             "Forgetting: loss on held-out general text after training minus with the adapter off (nats per token; "
-            "positive = forgot).",
-        ] + get_energy_reasons([r for g in groups for r in g]))
+            "positive = forgot), then the two losses.",
+        ] + get_missing_reasons([r for g in groups for r in g]))
         if with_plots:
             plot = make_curve_plot(groups, name=f"{dataset}-quality-time")
             section.plots = [plot] if plot else []

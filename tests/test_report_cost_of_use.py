@@ -98,3 +98,19 @@ def test_shared_and_empty_columns_leave_the_table_for_its_title(rows):
     assert "decode tok/s b8 (unm. / merged)" not in section.columns  # no run decoded at batch 8
     assert all(len(r) == len(section.columns) for r in section.rows)
     assert '<td class="text">' in render(summarize(rows))  # the merge check wraps instead of widening the table
+
+
+def test_a_language_model_shows_perplexity_and_a_missing_forgetting_is_a_note(tmp_path):
+    """The quality cell reads perplexity, not the floor's ratio; why forgetting is missing goes to
+    the notes, so the cell stays a dash and the column a width that fits the page."""
+    lm = {"floor_metric": "perplexity_ratio", "perplexity_ratio": 0.0108, "perplexity": 11.42, "accuracy": None,
+          "forgetting": None, "forgetting_reason": "trained on the general text itself"}
+    benches = [make_bench("lora", **MERGED, **lm), make_bench("hira", **MERGED, **{**lm, "forgetting": None})]
+    path = tmp_path / "lm.json"
+    path.write_text(json.dumps({"machine_info": {}, "commit_info": {}, "datetime": "2026-12-03T10:00:00",
+                                "version": "5.3.1", "benchmarks": benches}))
+    section = make_cost_of_use(load([path]), with_plots=False).sections[0]
+    table = {r[0]: dict(zip(section.columns, r)) for r in section.rows}
+    assert table["lora"]["quality"] == "perplexity 11.42"
+    assert "forgetting" not in section.columns  # every cell a dash: the column is left out
+    assert "Forgetting not measured (trained on the general text itself): 2 run(s)." in section.notes
