@@ -22,7 +22,8 @@ Python (bitsandbytes' paged one also synchronizes the device each step).
 ``backend="torchao"`` quantizes with torchao's NF4 tensor instead (block 64, double
 quantization; ``methods._qlora_torchao``), always in place; its weights de-quantize to the
 input's dtype. On CUDA its optimizer is torchao's 8-bit AdamW (plain AdamW where that
-torchao has none), or torch's with ``optimizer="adamw"``. ``stats`` records the backend, its version and the optimizer.
+torchao has none), or torch's with ``optimizer="adamw"``. ``stats`` records the backend, its
+version and the optimizer.
 A backend whose package is missing, or that cannot run on the device, raises
 ``MethodUnavailable``: the case skips, saying what to install.
 """
