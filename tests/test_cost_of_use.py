@@ -247,3 +247,24 @@ def test_energy_finds_the_gpu_by_uuid(monkeypatch):
     assert energy.get_handle(nvml, torch.device("cuda", 0)) == "by GPU-ab-12"
     nvml.nvmlDeviceGetHandleByUUID = lambda u: 1 / 0
     assert energy.get_handle(nvml, torch.device("cuda", 1)) == "index 1"
+
+
+@pytest.mark.parametrize("name, rewrites", [("lora", False), ("pissa", True), ("olora", True), ("dora", False)])
+def test_forgetting_baseline_is_the_pretrained_model_when_the_init_rewrites_the_base(name, rewrites):
+    """PiSSA and OLoRA leave a residual in the base: with the adapter off the model is not the
+    pretrained one, so their baseline is the model scored before training (base plus adapter at
+    initialisation), as for full fine-tuning."""
+    from fixtures.training import forgetting
+
+    pretrained = make_llama("CAUSAL_LM")
+    blocks = torch.randint(1, 64, (2, 16), generator=torch.Generator().manual_seed(3))
+    before = forgetting.get_mean_loss(pretrained, blocks, device=CPU, precision=nullprecision)
+    method = get_method(name)
+    model = method.apply(pretrained, config_from_dict(method.Config, TIERS["tiny"].options.get(name, {})),
+                         task_type="CAUSAL_LM")
+    assert forgetting.rewrites_base(model) is rewrites
+    with model.disable_adapter():
+        off = forgetting.get_mean_loss(model, blocks, device=CPU, precision=nullprecision)
+    at_init = forgetting.get_mean_loss(model, blocks, device=CPU, precision=nullprecision)
+    assert at_init == pytest.approx(before, abs=1e-3)  # base + adapter at init is the pretrained model
+    assert (off != pytest.approx(before, abs=1e-3)) is rewrites  # the adapter off is not, where the base was rewritten
