@@ -1,11 +1,13 @@
 """Usage: python bench/perf_profile.py CASE_ID [CASE_ID ...] [--steps N] [--top K] [--set METHOD.FIELD=VALUE]
 
 Where a scale case's training step spends its time. For each case id of the scale tier
-(e.g. ``qlora-wikitext2-scale-llama-1b-gpu-seed0``) it builds the case's shape, method and
-settings as the suite does (random token ids in place of WikiText-2: cost only), compiles as the
+(e.g. ``qlora-wikitext2-scale-llama-1b-gpu-seed0``) it builds the case with the suite's own
+``build_run`` (on the GPU that needs the scale tier's token ids, ``python -m fixtures.data.scale``),
+times it on one batch of random token ids (cost only), compiles as the
 case does, runs warm-up steps, then prints:
 
-- the step time (median of --steps, CUDA events or the host clock);
+- the step time, median of --steps on the host clock with the device synchronized after the
+  forward, the backward and the optimizer, and those three phases;
 - the compiled graphs and graph breaks dynamo recorded (with the breaks' reasons);
 - one profiled step's device kernels, grouped by name, the --top K by total time, with calls
   per step and each group's share of the step.
@@ -29,16 +31,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.matrix import CASES  # noqa: E402
-from fixtures.models.shapes import SHAPES, make_shape_model  # noqa: E402
-from fixtures.models.speedups import enable_grad_checkpointing  # noqa: E402
-from fixtures.run.cases import get_settings, set_trainable_dtype  # noqa: E402
+from bench.matrix import CASES, TIERS  # noqa: E402
+from fixtures.models.shapes import SHAPES  # noqa: E402
+from fixtures.run.cases import build_run  # noqa: E402
 from fixtures.run.options import parse_overrides  # noqa: E402
 from fixtures.training.lm_loss import TrainingLoss  # noqa: E402
-from fixtures.training.settings import DTYPES  # noqa: E402
 from fixtures.training.train import make_autocast, make_compiled  # noqa: E402
-from methods import get_method  # noqa: E402
-from methods._common import config_from_dict  # noqa: E402
 
 
 def get_args(argv=None) -> argparse.Namespace:
@@ -69,19 +67,13 @@ def make_batch(vocab: int, batch: int, length: int, device) -> dict:
 
 
 def build(case, overrides: dict, device) -> tuple:
-    """(loss module, model, optimizer, settings, method, cfg) as the suite builds the case."""
-    settings = get_settings(case, overrides)
-    method = get_method(case.method)
-    cfg = config_from_dict(method.Config, {**case.get_options(), **overrides.get(case.method, {})})
-    model = make_shape_model(case.model, device=device, dtype=DTYPES[settings.dtype], seed=case.seed)
-    model.config.use_cache = False
-    model = method.apply(model, cfg, task_type="CAUSAL_LM")
-    set_trainable_dtype(model, DTYPES[settings.trainable_dtype])
-    if settings.grad_checkpointing:
-        enable_grad_checkpointing(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = method.make_optimizer(params, cfg, device=device)
-    return TrainingLoss(model, loss_chunk=settings.loss_chunk), model, optimizer, settings, method, cfg
+    """(loss module, model, optimizer, settings) of the case, built by the suite's own
+    ``build_run`` (shape, method, fused kernels, checkpointing as the case has them)."""
+    run = build_run(case, tier=TIERS[case.tier], device=device,
+                    options={"overrides": overrides, "models": {}, "datasets": {}, "data_dir": None})
+    params = [p for p in run.model.parameters() if p.requires_grad]
+    optimizer = run.method.make_optimizer(params, run.cfg, device=device)
+    return TrainingLoss(run.model, loss_chunk=run.settings.loss_chunk), run.model, optimizer, run.settings
 
 
 def sync(device) -> float:
@@ -130,7 +122,7 @@ def profile_case(case, overrides: dict, args, device) -> dict:
     from torch._dynamo.utils import counters
     from torch.profiler import ProfilerActivity, profile
 
-    loss_fn, model, optimizer, settings, method, cfg = build(case, overrides, device)
+    loss_fn, model, optimizer, settings = build(case, overrides, device)
     batch = make_batch(model.config.vocab_size, settings.batch_size, settings.max_length, device)
     counters.clear()
     with contextlib.ExitStack() as stack:

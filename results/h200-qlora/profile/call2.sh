@@ -1,6 +1,7 @@
 # QLoRA's step with torch's fused AdamW in place of the 8-bit ones (qlora.optimizer=adamw), and the
 # step split into forward / backward / optimizer (issue 26). One process per group.
-# Carry: .device-kit/site/bitsandbytes, .device-kit/site/bitsandbytes-0.50.2.dist-info, .device-kit/whl-torchao.
+# Carry: .device-kit/site/bitsandbytes, .device-kit/site/bitsandbytes-0.50.2.dist-info, .device-kit/whl-torchao, .ci-cache/tokens
+# (perf_profile.py builds each case with build_run since 2026-12-04b's runs, which reads the token ids).
 source results/h200-qlora/env.sh > /dev/null 2>&1
 S=wikitext2-scale
 P="python bench/perf_profile.py --steps 10 --top 12"
