@@ -11,6 +11,7 @@
 #   3. .device-kit/site/bitsandbytes .device-kit/site/bitsandbytes-0.50.2.dist-info .device-kit/whl-torchao
 #      .device-kit/data/sst2                                   -> runs WikiText-2 (about 3 minutes)
 #   4. .device-kit/minilm-l6                                   -> runs SST-2 (about 3 minutes)
+# Cost of use (merge routes, decoding) is left out: it was measured in results/h200-trust.
 # Usage (GPU machine, each call): bash results/h200-qlora/quality.sh
 source results/h200-qlora/env.sh
 have() { python -c "import $1" 2>/dev/null; }
@@ -20,7 +21,7 @@ part() {
   local name=$1; shift
   [ -e "/tmp/qlora-quality-$name" ] && { echo "$name: ran in an earlier call"; return; }
   for backend in bitsandbytes torchao; do
-    run "$name-$backend" 280 "$@" --set qlora.backend=$backend
+    run "$name-$backend" 280 "$@" --set qlora.backend=$backend --set train.cost_of_use=false
   done
   touch "/tmp/qlora-quality-$name"
 }
