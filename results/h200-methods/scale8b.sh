@@ -8,6 +8,8 @@
 # An 8B case takes about 50 s with its cost of use (merged inference and decoding, ~20-35 s of it,
 # results/h200-qlora/run-2026-12-04b), so all 22 do not fit one 10-minute call: EXTRA can leave
 # cost of use out, and every case stops its training at LIMIT_S (default 60 s, status "timeout").
+# The run gets SIGTERM at LIMIT and SIGKILL 60 s later: a case stops at its next step, and pytest
+# writes the JSON only if it ends itself (NAME names a second run's files).
 # Carry: .ci-cache/tokens, .device-kit/site/bitsandbytes(+dist-info) for QLoRA; anything else this
 # call stages for the next (results/h200-qlora/env.sh). Logs and the results JSON go to $OUT.
 set -uo pipefail
@@ -16,9 +18,9 @@ SELECT=${SELECT:-}
 EXTRA=${EXTRA:-}
 MARK="scale and gpu${SELECT:+ and ($SELECT)}"
 SECONDS=0
-run scale8b ${LIMIT:-540} -m "$MARK" -k "llama-8b and not -gc- and not -liger and not torchao and not adamw" \
+KILL_AFTER=60 run scale8b${NAME:+-$NAME} ${LIMIT:-540} -m "$MARK" -k "llama-8b and not -gc- and not -liger and not torchao and not adamw" \
   -q -rA --set train.time_limit_s=${LIMIT_S:-60} $EXTRA
 echo "wall ${SECONDS}s"
-grep -E "^(PASSED|FAILED|SKIPPED|ERROR)" "$OUT/scale8b.log" | sed 's/ - .*//' | tail -40
-python results/h200-scale/summary.py "$OUT/scale8b.json" | tee "$OUT/scale8b-summary.txt"
-gzip -f "$OUT/scale8b.log"
+grep -E "^(PASSED|FAILED|SKIPPED|ERROR)" "$OUT/scale8b${NAME:+-$NAME}.log" | sed 's/ - .*//' | tail -40
+python results/h200-scale/summary.py "$OUT/scale8b${NAME:+-$NAME}.json" | tee "$OUT/scale8b${NAME:+-$NAME}-summary.txt"
+gzip -f "$OUT/scale8b${NAME:+-$NAME}.log"

@@ -18,7 +18,7 @@ D="--data-dir $DATA -p no:cacheprovider"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 # run NAME LIMIT PYTEST_ARGS...: one timed pytest run, its JSON and log under $OUT, its last line printed
-run() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
+run() { local name=$1 limit=$2; shift 2; timeout -k "${KILL_AFTER:-10}" "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
 echo "staged in $KIT: $(cd "$KIT" && ls -d site minilm-l6 smollm2/* data/* 2>/dev/null | tr '\n' ' ')"
 nvidia-smi --query-gpu=index,name,memory.used --format=csv
 python -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
