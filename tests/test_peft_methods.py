@@ -3,6 +3,7 @@ matrix, validation, apply on the tiny model, and the usage errors of a bad file.
 
 import dataclasses
 import json
+import warnings
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch
 from bench.matrix import CASES, PEFT_CONFIG_OPTIONS, TIERS, get_peft_config_cases
 from bench.method_options import EAGER_SETTINGS, SCALE_PEFT_LR, TINY_PEFT_OPTIONS
 from fixtures.models.models import make_tiny_model
+from fixtures.run.cases import get_footprint, set_trainable_dtype
 from fixtures.run.peft_configs import get_case_method, get_peft_configs
 from methods import METHODS, get_method
 from methods._common import HOOKS, MethodUnavailable
@@ -108,6 +110,36 @@ def test_adalora_allocator_runs_and_shrinks_the_ranks():
     stats = method.stats(model, cfg)
     assert stats["adalora_tinit_steps"] == 1 and stats["adalora_tfinal_steps"] == 2
     assert stats["adalora_mean_rank"] == pytest.approx(2, abs=0.5)
+
+
+@pytest.mark.parametrize("name", ["vera", "randlora"])
+def test_shared_projections_take_the_trained_dtype(name):
+    """VeRA at bf16 errored at llama-8b: peft kept its shared random projections in float32."""
+    method = get_method(name)
+    model, _ = make_tiny_model("tiny-llama", kind="lm", num_labels=2, seed=0)
+    model = method.apply(model.to(torch.bfloat16), method.Config(**TINY_PEFT_OPTIONS.get(name, {})), task_type="CAUSAL_LM")
+    set_trainable_dtype(model, torch.bfloat16)
+    ids = torch.randint(5, 60, (2, 8), generator=torch.Generator().manual_seed(1))
+    model(input_ids=ids, labels=ids).loss.backward()
+    buffers = [b for m in model.modules() if type(m).__name__ == "BufferDict" for b in m._buffers.values()]
+    assert buffers and all(b.dtype == torch.bfloat16 for b in buffers)
+
+
+def test_an_adapter_pruned_to_rank_zero_still_saves(monkeypatch):
+    """AdaLoRA's allocator left layers at rank 0 at llama-8b, and peft's save check (meant for FSDP
+    shards saved ungathered) warned about those empty matrices: the footprint is still measured."""
+    _, model, _, _, _ = run_steps("adalora", steps=2)
+    save = model.save_pretrained
+
+    def save_with_the_check(path, **kwargs):
+        warnings.warn("Adapter 'default': 2 LoRA tensor(s) have invalid shape: q_proj.lora_A:(0, 64)", UserWarning)
+        return save(path, **kwargs)
+
+    monkeypatch.setattr(model, "save_pretrained", save_with_the_check)
+    assert get_footprint(model, "adalora")["adapter_bytes"] > 0
+    with pytest.raises(UserWarning, match="other"):  # any other warning still stops the run
+        monkeypatch.setattr(model, "save_pretrained", lambda path, **kw: warnings.warn("other", UserWarning))
+        get_footprint(model, "adalora")
 
 
 def test_a_method_whose_peft_lacks_its_config_skips_naming_the_version(monkeypatch):
