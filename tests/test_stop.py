@@ -88,12 +88,24 @@ def test_a_signal_at_any_moment_stops_training_within_one_step(stop_handlers, at
     assert stop.get_requested() == signum
 
 
-def test_a_second_signal_stops_at_once(stop_handlers):
+def test_a_second_signal_stops_at_once(stop_handlers, monkeypatch):
     os.kill(os.getpid(), signal.SIGTERM)
+    monkeypatch.setattr(stop, "ECHO_SECONDS", 0.0)  # the second comes later than an echo
     with pytest.raises(KeyboardInterrupt, match="again"):
         os.kill(os.getpid(), signal.SIGTERM)
         for _ in range(1000):
             pass
+
+
+def test_the_same_signal_twice_at_once_is_one_stop(stop_handlers):
+    """timeout(1) and launchers signal the child, then its process group: one stop, not an insisting user."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(1000):
+        pass
+    assert stop.get_requested() == signal.SIGTERM
+    with pytest.raises(KeyboardInterrupt, match="stop requested"):
+        stop.check()
 
 
 def test_a_stop_request_ends_the_run_at_the_case_boundary(stop_handlers, request):
