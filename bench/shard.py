@@ -11,7 +11,8 @@ The processes share a fresh ``--claim-dir``: each claims the next free case when
 is ready for one (``fixtures.run.claims``), so uneven case costs balance themselves.
 Cases with ``gpus=N > 1`` (marker ``multigpu``) need several GPUs at once: the workers
 leave them unclaimed, and once every worker is done one more pytest process (worker
-``all``, every GPU of the run visible) runs them one at a time, each under torchrun.
+``all``, every GPU of the run visible) runs them one at a time, each under torchrun. CPU
+workers (``--gpus cpu:N``) run such cases themselves: their ranks are gloo processes.
 Afterwards it prints who ran what, the wall time and cases per minute, and runs
 ``python -m reports DIR/shard-*.json -o DIR/report/index.html``.
 
@@ -302,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[shard] interrupted: {record['nodeid']} ({record['worker']}: {record['reason']})", flush=True)
     else:
         executors.record_submission(out, [w.name for w in workers])
-        codes = run_workers(workers, pytest_args, out, first=first, children=children) if not received else []
+        # GPU workers leave multi-GPU cases to worker "all"; on CPU workers a case's ranks are
+        # processes (gloo), so the workers take those cases like any other, side by side
+        defer = any(w.devices for w in workers)
+        codes = run_workers(workers, pytest_args, out, first=first, defer=defer, children=children) if not received else []
     deferred = read_deferred(out / "claims") if args.executor == "local" else set()
     if received:  # a stop request: nothing more starts (no worker "all", no report)
         left = f"; {len(deferred)} multi-GPU case(s) not run" if deferred else ""
