@@ -4,7 +4,6 @@ import json
 import mmap
 from pathlib import Path
 
-import pytest
 import torch
 
 from fixtures.run.measure import PeakMemory

@@ -24,17 +24,7 @@ source results/h200-tune/finish.sh
 WORKERS=${WORKERS:-8}
 LIMIT_TRAIN=${LIMIT_TRAIN:-8000}
 python -m fixtures.run.warm > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
-methods=$(python -c "from methods import METHODS; print(' '.join(METHODS))")
-echo "methods: $methods"
 SECONDS=0
-i=0
-declare -a picks
-for m in $methods; do picks[$((i % WORKERS))]="${picks[$((i % WORKERS))]:+${picks[$((i % WORKERS))]} or }$m"; i=$((i + 1)); done
-for w in "${!picks[@]}"; do
-  ( OMP_NUM_THREADS=2 timeout -k 10 560 python -m pytest bench/test_finetune.py $D -m "real and gpu and sst2 and (${picks[$w]})" \
-      --tune lr --seeds 0,1,2 --limit-train "$LIMIT_TRAIN" --set train.time_limit_s=90 --set train.inference_rounds=5 \
-      --benchmark-storage="/tmp/storage-tune-$w" --benchmark-json="$OUT/worker$w.json" > "$OUT/worker$w.log" 2>&1
-    echo "worker $w (${picks[$w]}): $(tail -n 1 "$OUT/worker$w.log")" ) &
-done
-wait
+OMP_NUM_THREADS=2 LIMIT=560 workers "$WORKERS" "real and gpu and sst2" --tune lr --seeds 0,1,2 --limit-train "$LIMIT_TRAIN" \
+  --set train.time_limit_s=90 --set train.inference_rounds=5
 finish sst2-tune

@@ -26,17 +26,7 @@ WORKERS=${WORKERS:-11}
 LIMIT_TRAIN=${LIMIT_TRAIN:-2000}
 [ -f /tmp/smollm2.gguf ] || { echo "SmolLM2 GGUF not staged (both halves): nothing run"; exit 1; }
 python -m fixtures.run.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
-methods=${METHODS:-$(python -c "from methods import METHODS; print(' '.join(METHODS))")}
-echo "methods: $methods"
 SECONDS=0
-i=0
-declare -a picks
-for m in $methods; do picks[$((i % WORKERS))]="${picks[$((i % WORKERS))]:+${picks[$((i % WORKERS))]} or }$m"; i=$((i + 1)); done
-for w in "${!picks[@]}"; do
-  ( OMP_NUM_THREADS=1 timeout -k 10 ${LIMIT:-500} python -m pytest bench/test_finetune.py $D -m "real and gpu and sst2_instruct and (${picks[$w]})" \
-      --tune lr --seeds 0 --limit-train "$LIMIT_TRAIN" --set train.time_limit_s=60 --set train.inference_rounds=5 \
-      --benchmark-storage="/tmp/storage-tune-$w" --benchmark-json="$OUT/worker$w.json" > "$OUT/worker$w.log" 2>&1
-    echo "worker $w (${picks[$w]}): $(tail -n 1 "$OUT/worker$w.log")" ) &
-done
-wait
+OMP_NUM_THREADS=1 LIMIT=${LIMIT:-500} workers "$WORKERS" "real and gpu and sst2_instruct" --tune lr --seeds 0 \
+  --limit-train "$LIMIT_TRAIN" --set train.time_limit_s=60 --set train.inference_rounds=5
 finish sst2_instruct-tune
