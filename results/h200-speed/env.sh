@@ -18,7 +18,11 @@ D="--data-dir $DATA -p no:cacheprovider"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 # run NAME LIMIT PYTEST_ARGS...: one timed pytest run, its JSON and log under $OUT, its last line printed
-run() { local name=$1 limit=$2; shift 2; timeout -k "${KILL_AFTER:-10}" "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
+# A killed run leaves its --benchmark-json empty; its finished cases are then in the journal
+# beside the autosave (fixtures/run/journal.py), copied to $OUT/NAME.journal.jsonl
+# (python -m reports reads it).
+run() { local name=$1 limit=$2; shift 2; touch "/tmp/run-$name.start"; timeout -k "${KILL_AFTER:-10}" "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"
+  [ -s "$OUT/$name.json" ] || { local j; j=$(find .benchmarks -name 'journal_*.jsonl' -newer "/tmp/run-$name.start" 2>/dev/null | head -n 1); [ -n "$j" ] && cp "$j" "$OUT/$name.journal.jsonl" && echo "$name: no JSON; its journal is $name.journal.jsonl"; }; }
 echo "staged in $KIT: $(cd "$KIT" && ls -d site minilm-l6 smollm2/* data/* 2>/dev/null | tr '\n' ' ')"
 nvidia-smi --query-gpu=index,name,memory.used --format=csv
 python -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
