@@ -15,10 +15,10 @@ METRICS = {"sst2": "accuracy", "wikitext2": "perplexity"}
 
 
 def get_interval(values: list[float]) -> tuple:
-    """(mean, low, high): the t interval of the mean; one value is its own interval."""
+    """(mean, low, high): the t interval of the mean; one value has none (low and high None)."""
     mean = statistics.fmean(values)
     if len(values) < 2:
-        return mean, mean, mean
+        return mean, None, None
     half = T95.get(len(values) - 1, 1.96) * statistics.stdev(values) / len(values) ** 0.5
     return mean, mean - half, mean + half
 
@@ -37,11 +37,15 @@ def main(paths):
     for (dataset, backend), runs in sorted(values.items()):
         mean, low, high = intervals[(dataset, backend)] = get_interval([v for _, v, *_ in runs])
         seeds = ", ".join(f"seed {s}: {v:.4f} ({st})" for s, v, st, *_ in sorted(runs))
+        spread = f"95% [{low:.4f}, {high:.4f}]" if low is not None else "one seed: no interval"
         print(f"{dataset} {METRICS[dataset]} {backend} {runs[0][3]} ({runs[0][4]}): mean {mean:.4f}, "
-              f"95% [{low:.4f}, {high:.4f}]; {seeds}")
+              f"{spread}; {seeds}")
     for dataset in METRICS:
         a, b = intervals.get((dataset, "bitsandbytes")), intervals.get((dataset, "torchao"))
-        if a and b:
+        if a and b and None in (a[1], b[1]):
+            print(f"{dataset}: one seed, so no interval to compare; torchao - bitsandbytes: "
+                  f"{b[0] - a[0]:+.4f} ({(b[0] - a[0]) / a[0]:+.3%} of bitsandbytes)")
+        elif a and b:
             inside = a[1] <= b[0] <= a[2] and b[1] <= a[0] <= b[2]
             print(f"{dataset}: each backend's mean within the other's 95% interval: {inside} "
                   f"(torchao - bitsandbytes: {b[0] - a[0]:+.4f})")
