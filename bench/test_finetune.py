@@ -20,7 +20,7 @@ from fixtures.data.scale import get_loss_decrease
 from fixtures.models.real_models import ModelUnavailable
 from fixtures.models.shapes import COST_ONLY, SHAPES
 from fixtures.run import custom_floor
-from fixtures.run.cases import build_run, get_footprint, get_settings, set_seed
+from fixtures.run.cases import build_run, get_footprint, get_model_name, get_settings, set_seed
 from fixtures.run.cost_of_use import CostOfUse
 from fixtures.run.energy import SCOPE, EnergyMeter, get_energy_record
 from fixtures.run.first_case import CASE as FIRST_CASE
@@ -113,12 +113,22 @@ def get_speed(result, *, hardware_name: str) -> dict:
     }
 
 
+def get_recorded_model(case, run_options) -> str | None:
+    """The case's model, named before anything is built, so that a case that fails or is stopped
+    early lands in its model's block of the report; None where the name itself cannot be had (a bad
+    option: the case's own handling reports it)."""
+    try:
+        return get_model_name(case, tier=TIERS[case.tier], options=run_options)
+    except (KeyError, ValueError, RuntimeError):  # RuntimeError: ModelUnavailable, DataUnavailable
+        return None
+
+
 def test_finetune(case, device, benchmark, run_options, request, unfinished_cases, hardware):
     set_seed(case.seed)
     record = benchmark.extra_info
     record.update(worker=os.environ.get("PEFT_BENCH_WORKER"),  # set by python -m bench.shard; else null
                   case_id=case.id, method=case.method, dataset=case.dataset, tier=case.tier,
-                  variant=case.variant or None, **({"model": case.model} if case.model else {}),
+                  variant=case.variant or None, model=get_recorded_model(case, run_options),
                   **({"weights": COST_ONLY} if case.model in SHAPES else {}),
                   hardware=case.hardware, device_name=str(device), seed=case.seed,
                   **({"sweep": case.sweep} if case.sweep else {}),

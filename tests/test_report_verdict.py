@@ -222,3 +222,20 @@ def test_a_ratio_apart_from_lora_never_reads_as_one():
     assert get_ratio_text("GPU peak memory", Measure(100.4, 0.0), Measure(100.0, 0.0)) == "GPU peak memory 1.004× LoRA"
     assert get_ratio_text("GPU peak memory", Measure(130.0, 0.0), Measure(100.0, 0.0)) == "GPU peak memory 1.30× LoRA"
     assert get_ratio_text("GPU peak memory", Measure(100.0, 0.0), Measure(100.0, 0.0)).endswith("≈ LoRA (within noise)")
+
+
+def test_single_seed_gpu_peaks_a_mebibyte_apart_are_not_told_apart(tmp_path):
+    """One seed has no spread of its own: the GPU peak's seed-to-seed movement (reports.noise) is
+    its floor, so 1 MiB in 3.9 GiB is not a memory difference, nor a Pareto step; 228 MiB is."""
+    def gpu(entry, mib):
+        entry["extra_info"].update(hardware="gpu", peak_gpu_allocated_bytes=mib * MiB,
+                                   case_id=entry["extra_info"]["case_id"].replace("-cpu", "-gpu"))
+        entry["name"] = f"test_finetune[{entry['extra_info']['case_id']}]"
+        return entry
+
+    rows = load([write(tmp_path, [gpu(make_entry("lora"), 4117), gpu(make_entry("olora"), 3889),
+                                  gpu(make_entry("pissa"), 3890)])])
+    (verdict,) = get_verdicts(rows)
+    lines = get_lines(verdict)
+    assert "GPU peak memory 0.94× LoRA" in lines["olora"] and "GPU peak memory 0.94× LoRA" in lines["pissa"]
+    assert {line.label for line in verdict.lines if line.front} == {"olora", "pissa"}

@@ -283,3 +283,17 @@ def test_a_journal_that_cannot_be_written_moves_to_the_temporary_folder_with_eve
     finally:
         journal.close()
     assert not journal.path.exists()
+
+
+def test_a_case_names_its_model_before_anything_is_built():
+    """A case that fails or stops before its model is built still lands in its model's block of
+    the report: the record names the model from the case, the --model option or the tier."""
+    from bench.matrix import CASES
+    from bench.test_finetune import get_recorded_model
+
+    cases = {c.id: c for c in CASES}
+    options = {"models": {}, "datasets": {}}
+    assert get_recorded_model(cases["qlora-sst2_instruct-real-gpu-seed0"], options) == "smollm2-135m"
+    assert get_recorded_model(cases["lora-sst2-tiny-cpu-seed0"], options) == "tiny-llama"
+    assert get_recorded_model(cases["lora-wikitext2-scale-llama-8b-gpu-seed0"], options) == "llama-8b"
+    assert get_recorded_model(cases["lora-sst2-tiny-cpu-seed0"], {"models": {"sst2": "tiny-bert"}}) == "tiny-bert"
