@@ -82,7 +82,7 @@ def make_tuning_section(rows: list[Row], *, with_plots: bool = True) -> TuningSe
         seconds = extra.get("tune_device_seconds")
         section.rows.append([first.dataset, first.method, first.model, f"{first.hardware} / {first.tier}",
                              f"{extra['tune_lr']:.3g}", f"⚠ {edge}" if edge else "inside",
-                             fmt.get_number(best, 4), fmt.get_number(seconds, 1) if fmt.is_num(seconds) else "—",
+                             fmt.get_number(best, 4), f"{seconds:,.0f}" if fmt.is_num(seconds) else "—",
                              ", ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed or 0))])
         if with_plots:
             section.plots.append(make_plot(first, name=f"tuning-{i}"))

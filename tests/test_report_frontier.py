@@ -47,6 +47,7 @@ def test_the_tuned_runs_show_their_rate_dev_plot_and_edge(rows):
     tuned = next(r for r in rows if r.method == "lora+tuned")
     assert row[4] == f"{tuned.extra['tune_lr']:.3g}"
     assert (row[5].startswith("⚠")) == tuned.extra["tune_at_edge"]
+    assert row[7] == f"{tuned.extra['tune_device_seconds']:,.0f}"  # whole seconds: 146, not "1e+02"
     html = render(summarize(rows))
     assert 'id="tuning"' in html and section.plots[0].svg.split(">", 1)[0] in html
 
