@@ -63,6 +63,12 @@ def make_plot(row: Row, *, name: str) -> Plot:
                                                         if failed else ""))
 
 
+def get_seeds_text(runs: list[Row]) -> str:
+    """"seed 0" or "seeds 0, 1, 2": a bare "0" would read as no seeds."""
+    seeds = sorted({r.seed or 0 for r in runs})
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
 def make_tuning_section(rows: list[Row], *, with_plots: bool = True) -> TuningSection | None:
     """One row and one plot per tuned group (its seeds share the tuning); None without tuned runs."""
     groups: dict = {}
@@ -83,7 +89,7 @@ def make_tuning_section(rows: list[Row], *, with_plots: bool = True) -> TuningSe
         section.rows.append([first.dataset, first.method, first.model, f"{first.hardware} / {first.tier}",
                              f"{extra['tune_lr']:.3g}", f"⚠ {edge}" if edge else "inside",
                              fmt.get_number(best, 4), f"{seconds:,.0f}" if fmt.is_num(seconds) else "—",
-                             ", ".join(str(r.seed) for r in sorted(runs, key=lambda r: r.seed or 0))])
+                             get_seeds_text(runs)])
         if with_plots:
             section.plots.append(make_plot(first, name=f"tuning-{i}"))
     factors = sorted({tuple(r.extra.get("tune_factors") or ()) for runs in groups.values() for r in runs})

@@ -43,7 +43,7 @@ def test_the_tuned_runs_show_their_rate_dev_plot_and_edge(rows):
     section = make_tuning_section(rows)
     assert len(section.rows) == 1 and len(section.plots) == 1
     row = section.rows[0]
-    assert row[1] == "lora+tuned" and row[-1] == "0, 1"
+    assert row[1] == "lora+tuned" and row[-1] == "seeds 0, 1"
     tuned = next(r for r in rows if r.method == "lora+tuned")
     assert row[4] == f"{tuned.extra['tune_lr']:.3g}"
     assert (row[5].startswith("⚠")) == tuned.extra["tune_at_edge"]
