@@ -19,6 +19,8 @@
 # in the call before (e.g. results/h200-methods/scale8b.sh carrying .device-kit/smollm2/part-a):
 #   .device-kit/smollm2/part-b .device-kit/site/gguf .device-kit/site/gguf-0.19.0.dist-info .device-kit/data/sst2
 # Run:   bash results/h200-tune/sst2_instruct.sh
+# A subset, e.g. the methods a first run left unfinished, one per worker with a longer limit:
+#        METHODS="qlora adalora sparselora miss lokr fourierft" WORKERS=6 TIME_LIMIT_S=120 bash results/h200-tune/sst2_instruct.sh
 # Output under $OUT: sst2_instruct-tune.json (every worker's results merged), summary.md, logs.tgz.
 source results/h200-qlora/env.sh
 source results/h200-tune/finish.sh
@@ -28,5 +30,5 @@ LIMIT_TRAIN=${LIMIT_TRAIN:-2000}
 python -m fixtures.run.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
 SECONDS=0
 OMP_NUM_THREADS=1 LIMIT=${LIMIT:-500} workers "$WORKERS" "real and gpu and sst2_instruct" --tune lr --seeds 0 \
-  --limit-train "$LIMIT_TRAIN" --set train.time_limit_s=60 --set train.inference_rounds=5
+  --limit-train "$LIMIT_TRAIN" --set train.time_limit_s=${TIME_LIMIT_S:-60} --set train.inference_rounds=5
 finish sst2_instruct-tune
