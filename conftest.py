@@ -139,6 +139,7 @@ def pytest_runtest_protocol(item, nextitem):
         except OSError as error:
             say(item.config, f"journal {journal.path}: {error} (the case is saved at the end of the run)")
     if stop.get_requested() is not None:
+        stop.honoured()
         item.session.shouldstop = f"signal {stop.get_requested()}: stop requested"
     return result
 

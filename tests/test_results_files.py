@@ -165,15 +165,32 @@ def test_the_report_shows_the_status(diverging_run, tmp_path):
     assert get_leftovers(tmp_path) == []
 
 
-def test_sigterm_mid_matrix_keeps_the_finished_cases(tmp_path):
-    """SIGTERM while the second case trains: the first case's result is on disk, valid."""
+# A plugin that takes the training loop's safe point away (as a long compilation or first step
+# at 8B does) and shortens the grace after which a stop request escalates (fixtures.run.stop).
+NO_SAFE_POINT = """
+from fixtures.run import stop
+from fixtures.training import train
+stop.GRACE_SECONDS = 1.0
+train.check_stop = lambda: None
+"""
+
+
+@pytest.mark.parametrize("safe_point", [True, False], ids=["at-a-step", "no-safe-point"])
+def test_sigterm_mid_matrix_keeps_the_finished_cases(tmp_path, safe_point):
+    """SIGTERM while the second case trains: the first case's result is on disk, valid; also
+    when no safe point comes (the request escalates after its grace)."""
     import signal
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    plugin = []
+    if not safe_point:
+        (tmp_path / "no_safe_point.py").write_text(NO_SAFE_POINT)
+        env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        plugin = ["-p", "no_safe_point"]
     first, second = CASES[2], CASES[0]
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", *(f"bench/test_finetune.py::test_finetune[{c}]" for c in (first, second)),
-         "-p", "no:cacheprovider", "-v", "-s", "--set", "train.max_steps=500",
+         "-p", "no:cacheprovider", *plugin, "-v", "-s", "--set", "train.max_steps=500",
          "--benchmark-json", str(tmp_path / "results.json"), "--benchmark-storage", str(tmp_path / "store")],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
@@ -191,6 +208,7 @@ def test_sigterm_mid_matrix_keeps_the_finished_cases(tmp_path):
     # pytest 9.2 on Python 3.11 can crash while reporting an interrupt that lands on a frame's
     # first instruction (exit 1, "tb_lineno"); the results are written before that either way
     assert proc.returncode in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED), output[-3000:]
+    assert ("no safe point within 1 s" in output) != safe_point, output[-3000:]
     benchmarks = json.loads((tmp_path / "results.json").read_text())["benchmarks"]
     # the finished case with its timing; the interrupted one as such, without partial stats
     expected = [(first, "timed"), (second, "interrupted")]

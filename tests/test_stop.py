@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import weakref
 from pathlib import Path
 from types import SimpleNamespace
@@ -106,6 +107,31 @@ def test_the_same_signal_twice_at_once_is_one_stop(stop_handlers):
     assert stop.get_requested() == signal.SIGTERM
     with pytest.raises(KeyboardInterrupt, match="stop requested"):
         stop.check()
+
+
+def busy(seconds: float) -> None:
+    """Python work with no safe point in it (an 8B case's first compilation, say)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        time.sleep(0.005)
+
+
+def test_a_request_no_safe_point_takes_escalates_after_the_grace(stop_handlers, monkeypatch):
+    monkeypatch.setattr(stop, "GRACE_SECONDS", 0.3)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt, match="no safe point within 0.3 s"):
+        os.kill(os.getpid(), signal.SIGTERM)
+        busy(10)
+    assert 0.3 <= time.monotonic() - started < 3
+
+
+def test_a_request_a_safe_point_took_does_not_escalate(stop_handlers, monkeypatch):
+    monkeypatch.setattr(stop, "GRACE_SECONDS", 0.2)
+    os.kill(os.getpid(), signal.SIGTERM)
+    busy(0.05)
+    with pytest.raises(KeyboardInterrupt, match="stop requested"):
+        stop.check()
+    busy(0.6)  # well past the grace: nothing more is raised while the run writes its files
 
 
 def test_a_stop_request_ends_the_run_at_the_case_boundary(stop_handlers, request):
