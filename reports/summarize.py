@@ -243,11 +243,10 @@ def get_notes(groups: dict, metric: str) -> list[str]:
         "steps' spread within a case and the spread over seeds. Memory: mean over seeds; its noise is the spread "
         f"over seeds, and at least {noise.RSS_RESOLUTION_BYTES / 2**20:g} MiB of a CPU's RSS increase or "
         f"{noise.GPU_RESOLUTION_SHARE:.1%} of a GPU peak (a GPU peak's movement from seed to seed). vs LoRA: "
-        "Welch's t-test over seeds (≥2 each); with one seed per side "
-        "on classification, McNemar's test on per-example predictions (exact binomial below 25 discordant "
-        "examples, else chi-square with continuity correction, 'cc'). ★ marks the best value per column where "
-        f"it stands apart from the next beyond their noise (or by {BEST_TOLERANCE:.0%} where none is known); "
-        "columns empty for every method are left out.")
+        "Welch's t-test over seeds (≥2 each); with one seed per side on classification, McNemar's test on "
+        "per-example predictions (exact binomial below 25 discordant examples, else chi-square with continuity "
+        f"correction, 'cc'). ★ marks the best value per column where it stands apart from the next beyond their "
+        f"noise (or by {BEST_TOLERANCE:.0%} where none is known); columns empty for every method are left out.")
     return notes
 
 
