@@ -242,7 +242,7 @@ def get_notes(groups: dict, metric: str) -> list[str]:
         f"{noise.TIME_LABEL.capitalize()}: each case's median step, mean over seeds; its noise is the larger of the "
         "steps' spread within a case and the spread over seeds. Memory: mean over seeds; its noise is the spread "
         f"over seeds, and at least {noise.RSS_RESOLUTION_BYTES / 2**20:g} MiB of a CPU's RSS increase or "
-        f"{noise.GPU_RESOLUTION_SHARE:.1%} of a GPU peak (a GPU peak's movement from seed to seed). vs LoRA: "
+        f"{noise.GPU_RESOLUTION_SHARE:.1%} of a GPU peak, at least {noise.GPU_RESOLUTION_BYTES / 2**20:g} MiB (its seed-to-seed movement). vs LoRA: "
         "Welch's t-test over seeds (≥2 each); with one seed per side on classification, McNemar's test on "
         "per-example predictions (exact binomial below 25 discordant examples, else chi-square with continuity "
         f"correction, 'cc'). ★ marks the best value per column where it stands apart from the next beyond their "
