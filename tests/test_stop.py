@@ -125,6 +125,18 @@ def test_a_request_no_safe_point_takes_escalates_after_the_grace(stop_handlers, 
     assert 0.3 <= time.monotonic() - started < 3
 
 
+def test_an_escalation_wakes_a_main_thread_blocked_in_a_wait(stop_handlers, monkeypatch):
+    """A blocking call (a lock, a future's result) returns to raise, not only at its own end."""
+    import threading
+
+    monkeypatch.setattr(stop, "GRACE_SECONDS", 0.3)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt, match="no safe point"):
+        os.kill(os.getpid(), signal.SIGTERM)
+        threading.Event().wait(20)
+    assert time.monotonic() - started < 5
+
+
 def test_a_request_a_safe_point_took_does_not_escalate(stop_handlers, monkeypatch):
     monkeypatch.setattr(stop, "GRACE_SECONDS", 0.2)
     os.kill(os.getpid(), signal.SIGTERM)
