@@ -4,6 +4,26 @@ import os
 
 import pytest
 
+XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``pytest tests -n 2``): the pytest runs that tests start are plain runs,
+    not xdist workers (pytest-benchmark would disable their timings), and each worker takes its
+    share of the cores, so workers' torch threads do not spin against each other. Run it with
+    ``--dist loadfile``: several modules share one pytest run among their tests through a module
+    fixture, which -n's default (``load``) would repeat on every worker."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers:
+        return
+    for name in XDIST_VARIABLES:
+        os.environ.pop(name, None)
+    threads = max(1, (os.cpu_count() or 1) // int(workers))
+    os.environ["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS") or str(threads)
+    import torch  # the tests import it anyway; the thread count must be set before the first op
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def results_in_temporary_storage(tmp_path_factory):

@@ -1,5 +1,5 @@
 """Small promises: an all-skipped run is no success (in CI, so is a skipped ci-tier case), -k gets its own hint, stale temporary
-files are cleaned up, and each marker is declared once."""
+files are cleaned up, each marker is declared once, and pytest-xdist spreads unit tests only."""
 
 import configparser
 import os
@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from fixtures.data.datasets import DataUnavailable
-from fixtures.run.options import get_empty_selection_hint
+from fixtures.run.options import check_not_distributed, get_empty_selection_hint
 from fixtures.run.skips import get_all_skipped_message, get_ci_skip_message, note_outcome
 from reports.atomic import STALE_AFTER_S, remove_stale_temporaries
 
@@ -140,3 +140,16 @@ def test_the_missing_data_message_advises_unsetting_offline_variables_only_when_
     with pytest.raises(DataUnavailable) as offline:
         datasets.get_real_data("sst2", TASKS["sst2"], settings=TrainSettings(), data_dir=None, extra={})
     assert "unset the HF offline variables" in str(offline.value)
+
+
+def test_xdist_spreads_unit_tests_only():
+    def config(*args, workers=2):
+        return SimpleNamespace(getoption=lambda name, default=None: {"numprocesses": workers}.get(name, default),
+                               rootpath=ROOT, args=list(args),
+                               invocation_params=SimpleNamespace(dir=ROOT / "tests"))
+
+    check_not_distributed(config(".", "test_stop.py::test_a_second_signal_stops_at_once"))
+    check_not_distributed(config("../bench", workers=None))  # no -n: the bench as usual
+    for args in (["../bench/test_finetune.py"], [".", "../bench"], [".."]):
+        with pytest.raises(pytest.UsageError, match="python -m bench.shard"):
+            check_not_distributed(config(*args))
