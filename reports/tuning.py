@@ -17,7 +17,7 @@ from reports.model import Plot
 
 plt = plots.plt
 COLUMNS = ("Dataset", "Method", "Model", "Hardware / tier", "Chosen lr", "Edge", "Best dev score",
-           "Tuning device-s", "Seeds at the rate")
+           "Tuning device-s", "Seeds at the chosen lr")
 
 
 @dataclass
