@@ -140,8 +140,13 @@ def get_worker_env(worker: Worker, n_workers: int) -> dict:
     env[WORKER_ENV] = worker.name
     env[LAUNCHER_ENV] = str(os.getpid())  # the worker ends when this process is gone (fixtures.run.launcher)
     # every torch process would otherwise start one thread per core and they would fight
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // n_workers)))
+    env.setdefault("OMP_NUM_THREADS", str(get_thread_share(n_workers)))
     return env
+
+
+def get_thread_share(n_workers: int) -> int:
+    """Threads per process when ``n_workers`` processes share this machine's cores."""
+    return max(1, (os.cpu_count() or 1) // n_workers)
 
 
 def copy_prefixed(stream, prefix: str, lock: threading.Lock) -> None:

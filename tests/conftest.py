@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from bench.shard import get_thread_share
+
 XDIST_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
 
 
@@ -18,11 +20,11 @@ def pytest_configure(config):
         return
     for name in XDIST_VARIABLES:
         os.environ.pop(name, None)
-    threads = max(1, (os.cpu_count() or 1) // int(workers))
-    os.environ["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS") or str(threads)
+    threads = int(os.environ.get("OMP_NUM_THREADS") or get_thread_share(int(workers)))
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # and the processes that tests start
     import torch  # the tests import it anyway; the thread count must be set before the first op
 
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session", autouse=True)
