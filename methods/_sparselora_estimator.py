@@ -8,7 +8,8 @@ top k are kept, k = int(width·(1 − s)) (``get_keep``), one channel set per ba
 - FFN: each sample's sequence-mean input goes through the gate/up proxies, then
   act(gate)·up, then the L2 norm over the batch: one score per intermediate channel
   (‖act(lin1)‖ for an ungated FFN). The down projection reuses the FFN indices.
-- Q/K: ‖q_c‖·‖k_c‖ per channel (norms over the sparse tokens), the query side averaged
+- Q/K: ‖q_c‖·‖k_c‖ per channel (norms over the sparse tokens, from the proxies' Gram
+  matrices: ``ProxyGroup``), the query side averaged
   over the query heads of each GQA group; chosen per key/value head and shared by the
   query heads of its group (Hugging Face layout: query head h reads key/value head
   h // (heads / kv_heads)), so Q and K keep the same channels. With rotary embeddings
@@ -47,6 +48,48 @@ class Proxy:
     def flops(self, tokens: int) -> int:
         """Multiply-adds x2 of the two thin GEMMs for ``tokens`` rows."""
         return 2 * tokens * self.rank * (self.in_features + self.out_features)
+
+
+class ProxyGroup:
+    """The proxies of one block that read the same input (q, k, v), scored without their outputs.
+
+    The input is multiplied once by the proxies' A matrices side by side (in, Σr). Each output
+    channel's L2 norm over the rows then follows from that proxy's part Z (rows, r) through its
+    r × r Gram matrix: ‖y_c‖² = b_cᵀ(ZᵀZ)b_c, plus 2·β_c·(1ᵀZ)·b_c + rows·β_c² with a bias β.
+    The (rows, out) proxy outputs, most of the estimator's memory traffic, never exist; the norms
+    are the same up to rounding (the Gram products run in float32 at least)."""
+
+    def __init__(self, proxies: list):
+        self.ranks = [p.rank for p in proxies]
+        self.out_features = [p.out_features for p in proxies]
+        self.in_features = proxies[0].in_features
+        self.a = torch.cat([p.a for p in proxies], dim=1)
+        self.b = [p.b for p in proxies]  # converted to the scoring precision at the first call
+        self.bias = [p.bias for p in proxies]
+
+    def get_norms(self, x: torch.Tensor) -> list:
+        """Per proxy, the L2 norm of each output channel over the rows of ``x`` (rows, in), in
+        float32 (float64 for float64 input)."""
+        exact = torch.promote_types(x.dtype, torch.float32)
+        if self.a.device != x.device or self.a.dtype != x.dtype or self.b[0].dtype != exact:  # the model moved
+            self.a = self.a.to(x.device, x.dtype)
+            self.b = [b.to(x.device, exact) for b in self.b]
+            self.bias = [None if v is None else v.to(x.device, exact) for v in self.bias]
+        z = (x @ self.a).to(exact)
+        norms, start = [], 0
+        for rank, b, bias in zip(self.ranks, self.b, self.bias):
+            part = z[:, start : start + rank]
+            start += rank
+            squares = ((part.T @ part) @ b * b).sum(dim=0)
+            if bias is not None:
+                squares = squares + 2 * bias * (part.sum(dim=0) @ b) + part.shape[0] * bias.square()
+            norms.append(squares.clamp_min(0).sqrt())
+        return norms
+
+    def flops(self, tokens: int) -> int:
+        """Multiply-adds x2: the one input GEMM, then per proxy its Gram matrix and b_cᵀ(ZᵀZ)b_c."""
+        work = 2 * tokens * self.in_features * sum(self.ranks)
+        return work + sum(2 * r * (tokens * r + r * out + out) for r, out in zip(self.ranks, self.out_features))
 
 
 # Above this smaller side a full SVD is slow (seconds per 8B-sized weight on a GPU, ~100 weights
@@ -137,11 +180,10 @@ def expand_heads(sel: torch.Tensor, *, heads: int, head_dim: int) -> torch.Tenso
     return (offsets + per_head).flatten()
 
 
-def select_attention(x: torch.Tensor, proxies: dict, *, heads: int, kv_heads: int, sparsity: float, rope: bool) -> dict:
-    """Kept output channels of q/k/v and input columns of o for this batch."""
-    q_norms = get_channel_norms(proxies["q"](x))
-    k_norms = get_channel_norms(proxies["k"](x))
-    v_norms = get_channel_norms(proxies["v"](x))
+def select_attention(x: torch.Tensor, proxies: ProxyGroup, *, heads: int, kv_heads: int, sparsity: float,
+                     rope: bool) -> dict:
+    """Kept output channels of q/k/v and input columns of o for this batch (``proxies``: q, k, v's)."""
+    q_norms, k_norms, v_norms = proxies.get_norms(x)
     head_dim = q_norms.numel() // heads
     # the query side of a kv group: the mean of ‖q_c‖ over its query heads
     q_group = q_norms.view(kv_heads, heads // kv_heads, head_dim).mean(dim=1)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from methods._sparselora_estimator import Proxy, get_head_keep, get_keep, select_attention, select_ffn
+from methods._sparselora_estimator import Proxy, ProxyGroup, get_head_keep, get_keep, select_attention, select_ffn
 
 # model_type -> paths inside one transformer layer; "rope" marks rotary attention.
 ARCHITECTURES = {
@@ -66,7 +66,7 @@ class Block:
         name: "<layer>.attn" or "<layer>.ffn".
         kind: "attn" or "ffn".
         sparsity: fraction of channels skipped on sparse steps (0 = always dense).
-        proxies: role -> SVD proxy of the roles the estimator reads.
+        proxies: role -> SVD proxy of the roles the estimator reads (attention: "qkv", one ``ProxyGroup``).
         shapes: role -> (out_features, in_features) of the block's projections.
         act: the FFN activation (ffn blocks).
         heads: query heads; kv_heads: key/value heads (attn blocks).
@@ -197,7 +197,7 @@ def select(block: Block, xs: torch.Tensor, state: State) -> dict:
             chosen = {"gate": idx, "up": idx, "down": idx}
         else:
             chosen = select_attention(
-                xs.reshape(-1, xs.shape[-1]), block.proxies, heads=block.heads, kv_heads=block.kv_heads,
+                xs.reshape(-1, xs.shape[-1]), block.proxies["qkv"], heads=block.heads, kv_heads=block.kv_heads,
                 sparsity=block.sparsity, rope=block.rope,
             )
     if timed:
@@ -317,6 +317,8 @@ def make_blocks(model, *, model_type: str, ffn_sparsity: list, attn_sparsity: li
                     if role in modules:
                         base = get_base(modules[role])
                         proxies[role] = Proxy(base.weight, base.bias, rank)
+                if kind == "attn":
+                    proxies = {"qkv": ProxyGroup([proxies[role] for role in readers])}
             if kind == "ffn":
                 width = shapes["up"][0]
                 keep = get_keep(width, sparsity)

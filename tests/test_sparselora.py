@@ -23,6 +23,7 @@ from transformers import (
 from methods import get_method
 from methods._sparselora_estimator import (
     Proxy,
+    ProxyGroup,
     get_channel_norms,
     get_keep,
     select_attention,
@@ -198,7 +199,7 @@ def test_attention_choice_is_oracle_at_full_rank(rope):
     heads, kv_heads, d, hidden = 4, 2, 8, 32
     x = torch.randn(30, hidden, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     (wq, bq), (wk, bk), (wv, bv) = make_linear(heads * d, hidden, 1), make_linear(kv_heads * d, hidden, 2), make_linear(kv_heads * d, hidden, 3)
-    proxies = {"q": Proxy(wq, bq, hidden), "k": Proxy(wk, bk, hidden), "v": Proxy(wv, bv, hidden)}
+    proxies = ProxyGroup([Proxy(wq, bq, hidden), Proxy(wk, bk, hidden), Proxy(wv, bv, hidden)])
     idx = select_attention(x, proxies, heads=heads, kv_heads=kv_heads, sparsity=0.5, rope=rope)
     # oracle from the true activations, head by head
     qn = get_channel_norms(x @ wq.T + bq).view(kv_heads, 2, d).mean(dim=1)  # the group's mean ‖q_c‖
@@ -219,6 +220,16 @@ def test_attention_choice_is_oracle_at_full_rank(rope):
         assert [c - g * d for c in idx["v"][g * 4 : (g + 1) * 4].tolist()] == want_v
 
 
+def test_grouped_proxies_give_the_norms_of_their_outputs():
+    """The Gram route (one input GEMM, no (rows, out) outputs) equals each proxy's output norms,
+    with and without a bias, at unequal widths."""
+    x = torch.randn(40, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    proxies = [Proxy(*make_linear(48, 32, 1), 4), Proxy(make_linear(16, 32, 2)[0], None, 6),
+               Proxy(*make_linear(16, 32, 3), 32)]
+    for got, proxy in zip(ProxyGroup(proxies).get_norms(x), proxies):
+        torch.testing.assert_close(got, proxy(x).norm(dim=0), rtol=1e-9, atol=1e-9)
+
+
 def test_flops_match_hand_count():
     base, _ = make_model("bert", layers=1)
     cfg = sparselora.Config(dropout=0.0, ffn_sparsity=0.5, attn_sparsity=0.5, dense_first=0, dense_last=0,
@@ -232,8 +243,10 @@ def test_flops_match_hand_count():
     assert stats["base_gemm_flops_dense"] == 2 * dense  # forward + input-gradient GEMMs
     assert stats["base_gemm_flops_actual"] == 2 * actual
     assert stats["compute_sparsity"] == pytest.approx(1 - actual / dense)
-    # attention proxies on every token; the FFN proxy on the 3 sequence means
-    assert stats["estimator_flops"] == 3 * 2 * n * r * (h + h) + 2 * 3 * r * (h + f)
+    # attention: one GEMM of every token with the 3 proxies' A, then each proxy's Gram matrix
+    # and b_cᵀ(ZᵀZ)b_c; the FFN proxy on the 3 sequence means
+    attention = 2 * n * h * 3 * r + 3 * 2 * r * (n * r + r * h + h)
+    assert stats["estimator_flops"] == attention + 2 * 3 * r * (h + f)
     assert stats["channel_sparsity_ffn"] == 0.5 and stats["channel_sparsity_attn"] == 0.5
     assert set(stats["compute_sparsity_per_block"]) == {"0.attn", "0.ffn"}
 
@@ -470,8 +483,7 @@ def test_query_heads_keep_the_channels_of_their_hf_key_value_head(heads, kv_head
     """Hugging Face's layout (repeat_kv): query head h attends with key/value head h // (heads / kv_heads)."""
     d, hidden = 8, 32
     x = torch.randn(20, hidden, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    proxies = {r: Proxy(make_linear(n * d, hidden, i)[0], None, 4)
-               for i, (r, n) in enumerate((("q", heads), ("k", kv_heads), ("v", kv_heads)))}
+    proxies = ProxyGroup([Proxy(make_linear(n * d, hidden, i)[0], None, 4) for i, n in enumerate((heads, kv_heads, kv_heads))])
     idx = select_attention(x, proxies, heads=heads, kv_heads=kv_heads, sparsity=0.5, rope=True)
     q, k, v, o = (idx[r].view(-1, 4) % d for r in ("q", "k", "v", "o"))
     for h in range(heads):
