@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from bench.matrix import CASES, FLOORS, SCALE_CPU_UNMET, TIERS, Case
+from bench.matrix import CASES, FLOORS, TIERS, Case
 from fixtures.data.scale import get_loss_decrease
 from fixtures.models.shapes import SHAPES, count_params, get_shape, get_shape_config, make_shape_model
 from fixtures.run.cases import build_run, set_seed
@@ -71,9 +71,9 @@ def test_scale_cases_cover_every_method_and_shape_and_keep_old_ids():
     for shape in ("llama-1b", "llama-3b", "llama-8b"):
         assert {c.method for c in scale if c.model == shape and not c.variant and c.hardware == "gpu"} == set(METHODS)
     assert {c.method for c in scale if c.hardware == "cpu"} == set(METHODS)
-    # The CI shape's cases whose rate is not yet chosen are out of the scale marker, and only those.
+    # every method's CI shape case is in the scale marker (CI runs it)
     marked = {c.method for c in scale if c.hardware == "cpu" and "scale" in {m.name for m in c.marks}}
-    assert marked == set(METHODS) - set(SCALE_CPU_UNMET)
+    assert marked == set(METHODS)
     gc = {c.method for c in scale if c.variant == "gc"}
     assert gc == {"lora", "hira", "qlora", "lora_prune", "sparselora"}
     assert all(c.get_settings()["grad_checkpointing"] for c in scale if c.variant == "gc")
@@ -111,7 +111,8 @@ def test_a_frozen_model_fails_the_floor_and_a_trained_one_passes():
     case = get_case("lora-wikitext2-scale-tiny-shape-cpu-seed0")
     frozen = get_run(dataclasses.replace(case, options={**case.options, "lr": 1e-12}))
     result = train_run(frozen)
-    assert not case.floor.passes(get_loss_decrease(result.loss_curve, result.steps)["loss_decrease"])
+    decrease = get_loss_decrease(result.loss_curve, result.steps)["loss_decrease"]
+    assert abs(decrease) < 1e-6 and not case.floor.passes(decrease)  # the fifths read the same blocks
     run = get_run(case)
     result = train_run(run)
     assert case.floor.passes(get_loss_decrease(result.loss_curve, result.steps)["loss_decrease"])
