@@ -64,8 +64,9 @@ class ProxyGroup:
         self.out_features = [p.out_features for p in proxies]
         self.in_features = proxies[0].in_features
         self.a = torch.cat([p.a for p in proxies], dim=1)
-        self.b = [p.b for p in proxies]  # converted to the scoring precision at the first call
-        self.bias = [p.bias for p in proxies]
+        # the Gram products run in float32 at least: converted now, not inside a compiled graph
+        self.b = [p.b.to(torch.promote_types(p.b.dtype, torch.float32)) for p in proxies]
+        self.bias = [None if p.bias is None else p.bias.to(self.b[0].dtype) for p in proxies]
 
     def get_norms(self, x: torch.Tensor) -> list:
         """Per proxy, the L2 norm of each output channel over the rows of ``x`` (rows, in), in
