@@ -136,7 +136,7 @@ def get_ffn_scores(x: torch.Tensor, proxies: tuple, act) -> torch.Tensor:
     """Per intermediate channel: the L2 norm over the batch of act(gate)·up (act(lin1) for
     (lin1,)) of each sample's sequence mean. ``x`` is (batch, tokens, hidden), or
     (tokens, hidden) for one sample."""
-    m = x.float().mean(dim=-2).to(x.dtype) if x.dim() > 1 else x
+    m = x.mean(dim=-2, dtype=torch.float32).to(x.dtype) if x.dim() > 1 else x
     m = m.reshape(-1, m.shape[-1])
     if len(proxies) == 2:
         gate, up = proxies
