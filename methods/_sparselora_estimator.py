@@ -9,8 +9,8 @@ top k are kept, k = int(width·(1 − s)) (``get_keep``), one channel set per ba
   act(gate)·up, then the L2 norm over the batch: one score per intermediate channel
   (‖act(lin1)‖ for an ungated FFN). The down projection reuses the FFN indices.
 - Q/K: ‖q_c‖·‖k_c‖ per channel (norms over the sparse tokens, from the proxies' Gram
-  matrices: ``ProxyGroup``), the query side averaged
-  over the query heads of each GQA group; chosen per key/value head and shared by the
+  matrices: ``ProxyGroup``), the query side averaged over the query heads of each GQA
+  group; chosen per key/value head and shared by the
   query heads of its group (Hugging Face layout: query head h reads key/value head
   h // (heads / kv_heads)), so Q and K keep the same channels. With rotary embeddings
   the unit is the rotary pair (c, c + d/2), which RoPE mixes.
