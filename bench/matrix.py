@@ -305,7 +305,7 @@ FLOORS[("sst2", "perf")] = FLOORS[("sst2", "real")]
 FLOORS[("wikitext2", "perf")] = FLOORS[("wikitext2", "real")]
 # Scale: random weights have no quality; the floor is that training works: the last fifth's mean
 # loss at least 0.3% below the first fifth's. The CI shape's fifths read the same 4 blocks
-# (fixtures.data.scale.GENERATED_TRAIN_BLOCKS): a frozen model (lr 1e-12) gives exactly 0 on
+# (fixtures.data.scale.get_generated_blocks): a frozen model (lr 1e-12) gives exactly 0 on
 # seeds 0-4, and every method at least 0.0064 (2x the floor; LoRA 0.0136-0.0304).
 FLOORS[("wikitext2", "scale")] = Floor("loss_decrease", 0.003)
 # Tiny instruct floors, from the same runs as the tiny floors above (results/h200-floors; the
