@@ -18,7 +18,9 @@ defaults batch 8 x 512, the last 128 positions dense, 20 warm-up + 50 timed step
 LoRA q/k/v/o r 32 for both methods; ``--runs 5`` drops the best and worst run.
 ``--fixed-selection`` also times SparseLoRA with its estimator off (the channel sets it chose
 for the first batch, reused): the difference is the estimator's cost in the compiled step,
-which the profiler's split (an eager pass) cannot show. ``--json PATH`` writes every number printed.
+which the profiler's split (an eager pass) cannot show. ``--gradients exact,reference`` also times
+SparseLoRA with ``gradient=reference`` (the reference code's inexact backward, docs/sparselora.md)
+after the exact one, on the same batches. ``--json PATH`` writes every number printed.
 
 Examples:
     python bench/perf_sparselora.py --shape llama-8b --preset math --context-length 384 --compile reduce-overhead --runs 3
@@ -75,6 +77,8 @@ def get_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dense-first", type=int, default=1)
     p.add_argument("--dense-last", type=int, default=1)
     p.add_argument("--svd-rank", type=int, default=8)
+    p.add_argument("--gradients", default="exact",
+                   help="sparselora.gradient modes to time, comma-separated (exact, reference); the first is profiled and swept")
     p.add_argument("--fixed-selection", action="store_true",
                    help="also time SparseLoRA with its estimator off (the channel sets it chose for the first "
                         "batch, kept): the difference is the estimator's cost in the compiled step")
@@ -326,6 +330,14 @@ def get_perplexity(model, batches) -> float:
     return math.exp(sum(losses) / len(losses))
 
 
+def free(device) -> None:
+    """Drop the compiled graphs and cached blocks of the method timed before, and reset the peak."""
+    if device.type == "cuda":
+        torch._dynamo.reset()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
 def main(argv=None) -> None:
     args = get_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -357,12 +369,20 @@ def main(argv=None) -> None:
     common = dict(r=args.r, alpha=2 * args.r, dropout=0.0, target_modules=targets, lr=args.lr)
     lora_cfg = lora.Config(**common)
 
-    def sparse_cfg(ffn: float, attn: float, preset: str = ""):
+    gradients = [g for g in args.gradients.split(",") if g]
+
+    def sparse_cfg(ffn: float, attn: float, preset: str = "", gradient: str = gradients[0]):
         return sparselora.Config(
             **common, ffn_sparsity=ffn, attn_sparsity=attn, dense_first=args.dense_first,
             dense_last=args.dense_last, svd_rank=args.svd_rank, dense_warmup=0.0, preset=preset,
-            context_aware=args.context_length > 0,
+            context_aware=args.context_length > 0, gradient=gradient,
         )
+
+    for gradient in gradients:  # a bad mode is a usage error before any timing
+        try:
+            sparse_cfg(args.ffn_sparsity, args.attn_sparsity, args.preset, gradient)
+        except ValueError as error:
+            sys.exit(f"--gradients: {error}")
 
     name = args.model or args.shape or "tiny llama"
     print(f"# {name} ({config.model_type}, {config.num_hidden_layers} layers) "
@@ -377,10 +397,7 @@ def main(argv=None) -> None:
     lora_rec, sparse_rec = {}, {}
     lora_ms, m, o = time_method(base, lora, lora_cfg, task_type, batches, args, device, record=lora_rec)
     del m, o
-    if device.type == "cuda":
-        torch._dynamo.reset()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+    free(device)
     cfg = sparse_cfg(args.ffn_sparsity, args.attn_sparsity, args.preset)
     sparse_ms, model, optimizer = time_method(base, sparselora, cfg, task_type, batches, args, device, record=sparse_rec)
     stats = sparselora.stats(model, cfg)
@@ -406,6 +423,15 @@ def main(argv=None) -> None:
     if args.fixed_selection:
         print()
         result["fixed_selection"] = time_fixed_selection(model, optimizer, cfg, batches, args, device, sparse_ms)
+    result["gradient"] = gradients[0]
+    for gradient in gradients[1:]:
+        del model, optimizer
+        free(device)
+        record = {}
+        ms, model, optimizer = time_method(base, sparselora, sparse_cfg(args.ffn_sparsity, args.attn_sparsity, args.preset, gradient),
+                                           task_type, batches, args, device, record=record)
+        result.setdefault("other_gradients", {})[gradient] = dict(step=record, speedup=lora_ms / ms)
+        print(f"{f'sparselora ({gradient} gradient)':<12}{ms:>10.2f}{lora_ms / ms:>9.2f}x{record['first_step_s']:>14.1f}", flush=True)
     result.update(lora_step=lora_rec, sparselora_step=sparse_rec, speedup=lora_ms / sparse_ms, split_eager_ms=split,
                   stats={k: v for k, v in stats.items() if not isinstance(v, dict)},
                   schedule=dict(zip(("ffn", "attn"), sparselora.get_schedule(cfg, config.num_hidden_layers))))

@@ -352,11 +352,11 @@ def test_registered_in_the_matrix():
 def test_perf_script_runs_tiny_on_cpu():
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "perf_sparselora.py"), "--tiny", "--steps", "1", "--warmup", "1", "--sweep", "0.5:0.5",
-         "--batch-size", "2", "--seq-len", "32"],
+         "--batch-size", "2", "--seq-len", "32", "--gradients", "exact,reference"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "estimator" in proc.stdout and "# sweep" in proc.stdout
+    assert "estimator" in proc.stdout and "# sweep" in proc.stdout and "(reference gradient)" in proc.stdout
     result = re.search(r"RESULT speed-up ([0-9.]+)x compute_sparsity ([0-9.]+)", proc.stdout)
     assert result and float(result.group(1)) > 0 and float(result.group(2)) > 0.3
 

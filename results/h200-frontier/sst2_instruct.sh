@@ -7,6 +7,7 @@
 # of the steps dense: FFN 0.18-0.9 and attention 0.12-0.6 together. run3/run4's schedule (FFN
 # 0.65, attention 0.3) skipped 45.5% of base FLOPs. DENSE_SCORED=true runs the last prompt
 # position dense too (sparselora.dense_scored). GRADIENT=reference: the paper's inexact gradient.
+# LIMIT: seconds per worker (default 560); EXTRA: more pytest options (e.g. --set train.cost_of_use=false).
 #
 # Sizing (~9 minutes on one H200): a full epoch is 2,104 steps (~5 min for LoRA, ~8 for SparseLoRA
 # alone, results/h200-instruct). Here --limit-train 6400 (LIMIT_TRAIN; recorded, the same for every
@@ -41,10 +42,10 @@ extra="--set sparselora.ffn_sparsity=0.9 --set sparselora.attn_sparsity=0.6 --se
 claims=$(mktemp -d /tmp/claims-frontier-XXXX)
 SECONDS=0
 for w in $(seq 0 $((WORKERS - 1))); do
-  ( OMP_NUM_THREADS=2 PEFT_BENCH_WORKER=$w timeout -k 10 560 python -m pytest bench/test_finetune.py $D \
+  ( OMP_NUM_THREADS=2 PEFT_BENCH_WORKER=$w timeout -k 10 "${LIMIT:-560}" python -m pytest bench/test_finetune.py $D \
       -m "real and gpu and sst2_instruct and (lora or sparselora)" --seeds 0,1,2 --limit-train "$LIMIT_TRAIN" \
       --sweep "sparselora.sparsity_scale=$SCALES" $extra --set train.time_limit_s=150 --set train.inference_rounds=5 \
-      --claim-dir "$claims" --benchmark-storage="/tmp/storage-frontier-$w" --benchmark-json="$OUT/worker$w.json" \
+      --claim-dir "$claims" ${EXTRA:-} --benchmark-storage="/tmp/storage-frontier-$w" --benchmark-json="$OUT/worker$w.json" \
       > "$OUT/worker$w.log" 2>&1
     echo "worker $w: $(tail -n 1 "$OUT/worker$w.log")" ) &
 done

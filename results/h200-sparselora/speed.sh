@@ -8,6 +8,8 @@
 # 20 warm-up + 50 timed steps per run, RUNS runs (>= 3: best and worst dropped), both methods
 # compiled (COMPILE=reduce-overhead, the default, or default) on the same batches, LoRA q/k/v/o r 32 alpha 64
 # for both. One process per shape (memory freed between). JSON + log per shape under $OUT.
+# EXTRA: more options for bench/perf_sparselora.py, e.g. EXTRA="--gradients exact,reference --fixed-selection"
+# (SparseLoRA's reference gradient timed too, and its step with the estimator off).
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -25,9 +27,9 @@ for shape in $SHAPES; do
   if [ "$left" -lt 60 ]; then echo "$shape: skipped ($left s left)"; continue; fi
   t0=$(date +%s)
   timeout -k 10 "$left" python bench/perf_sparselora.py --shape "$shape" --preset math --context-length 384 \
-    --compile "$COMPILE" --compile-scope "$SCOPE" --runs "$RUNS" --warmup 20 --steps 50 --sweep '' \
+    --compile "$COMPILE" --compile-scope "$SCOPE" --runs "$RUNS" --warmup 20 --steps 50 --sweep '' ${EXTRA:-} \
     --json "$OUT/speed-$shape.json" > "$OUT/speed-$shape.log" 2>&1
   rc=$?
   echo "== $shape: rc $rc, $(( $(date +%s) - t0 )) s"
-  grep -E "^(lora|sparselora) |set up|ms/step|estimator|^  (gather|gemm|scatter|attention|all_gemms|lm_head)|^RESULT|Error" "$OUT/speed-$shape.log" | head -20
+  grep -E "^(lora|sparselora)( |  *\\()|set up|ms/step|estimator|^  (gather|gemm|scatter|attention|all_gemms|lm_head)|^RESULT|Error" "$OUT/speed-$shape.log" | head -20
 done
