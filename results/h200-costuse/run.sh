@@ -13,6 +13,8 @@
 #     carry: .device-kit/smollm2/part-b .device-kit/site/gguf .device-kit/site/gguf-0.19.0.dist-info
 #            .device-kit/site/bitsandbytes .device-kit/site/bitsandbytes-0.50.2.dist-info
 #            .device-kit/data/sst2 .device-kit/data/wikitext2                                (~59 MiB)
+# SELECT (a pytest mark expression of methods, e.g. "dora or vera") and LIMIT (seconds) replace a
+# stage's methods and time limit, so the other registered methods can be run in further calls.
 # The shortened training misses the real tier's floors (status failed_floor); every cost record
 # is kept all the same. Output under $OUT: a JSON per run, logs.tgz, and the summary printed.
 STAGE=${STAGE:-sst2}
@@ -23,14 +25,14 @@ done
 SECONDS=0
 case "$STAGE" in
   sst2)
-    run sst2 500 -m "real and gpu and sst2 and (full_ft or lora or hira or qlora or lora_prune)" --limit-train 4000 ;;
+    run sst2 "${LIMIT:-500}" -m "real and gpu and sst2 and (${SELECT:-full_ft or lora or hira or qlora or lora_prune})" --limit-train 4000 ;;
   scale)
     runids scale 520 $(ids lora-wikitext2-scale-llama-1b-gpu-seed0 hira-wikitext2-scale-llama-1b-gpu-seed0 \
       lora-wikitext2-scale-llama-8b-gpu-seed0) $L ;;
   smollm2)
     [ -f /tmp/smollm2.gguf ] || { echo "SmolLM2 GGUF incomplete: part-a must be staged by the call before"; exit 3; }
     python -m fixtures.run.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
-    run smollm2 330 -m "real and gpu and sst2_instruct and (full_ft or lora or hira or qlora or lora_prune or sparselora)" \
+    run smollm2 "${LIMIT:-330}" -m "real and gpu and sst2_instruct and (${SELECT:-full_ft or lora or hira or qlora or lora_prune or sparselora})" \
       --limit-train 2000
     run smollm2-eval-every 150 -m "real and gpu and sst2_instruct and lora" --limit-train 2000 --set train.eval_every=8 ;;
   *) echo "STAGE=$STAGE: use sst2, scale or smollm2"; exit 2 ;;
