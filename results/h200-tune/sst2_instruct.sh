@@ -21,6 +21,9 @@
 # Run:   bash results/h200-tune/sst2_instruct.sh
 # A subset, e.g. the methods a first run left unfinished, one per worker with a longer limit:
 #        METHODS="qlora adalora sparselora miss lokr fourierft" WORKERS=6 TIME_LIMIT_S=120 bash results/h200-tune/sst2_instruct.sh
+# Run it alone in its call. On 2026-12-05 it ran beside results/h200-frontier/sst2_instruct.sh,
+# each script warming its own cache (this one's PEFT_BENCH_CACHE is .ci-cache, the other's the
+# default): neither warm-up had finished after six minutes, and the call ended with no result.
 # Output under $OUT: sst2_instruct-tune.json (every worker's results merged), summary.md, logs.tgz.
 source results/h200-qlora/env.sh
 source results/h200-tune/finish.sh
