@@ -43,6 +43,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fixtures.run.measure import release  # noqa: E402
 from fixtures.training.train import make_compiled  # noqa: E402
 from methods import get_method  # noqa: E402
 
@@ -331,11 +332,10 @@ def get_perplexity(model, batches) -> float:
 
 
 def free(device) -> None:
-    """Drop the compiled graphs and cached blocks of the method timed before, and reset the peak."""
+    """Drop the compiled graphs of the method timed before, then give its memory back and reset the peak."""
     if device.type == "cuda":
         torch._dynamo.reset()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+    release(device)
 
 
 def main(argv=None) -> None:

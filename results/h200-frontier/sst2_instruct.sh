@@ -39,15 +39,8 @@ python -m fixtures.run.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed
 extra="--set sparselora.ffn_sparsity=0.9 --set sparselora.attn_sparsity=0.6 --set sparselora.dense_first=2 --set sparselora.dense_last=2"
 [ -n "${DENSE_SCORED:-}" ] && extra="$extra --set sparselora.dense_scored=$DENSE_SCORED"
 [ -n "${GRADIENT:-}" ] && extra="$extra --set sparselora.gradient=$GRADIENT"
-claims=$(mktemp -d /tmp/claims-frontier-XXXX)
 SECONDS=0
-for w in $(seq 0 $((WORKERS - 1))); do
-  ( OMP_NUM_THREADS=2 PEFT_BENCH_WORKER=$w timeout -k 10 "${LIMIT:-560}" python -m pytest bench/test_finetune.py $D \
-      -m "real and gpu and sst2_instruct and (lora or sparselora)" --seeds 0,1,2 --limit-train "$LIMIT_TRAIN" \
-      --sweep "sparselora.sparsity_scale=$SCALES" $extra --set train.time_limit_s=150 --set train.inference_rounds=5 \
-      --claim-dir "$claims" ${EXTRA:-} --benchmark-storage="/tmp/storage-frontier-$w" --benchmark-json="$OUT/worker$w.json" \
-      > "$OUT/worker$w.log" 2>&1
-    echo "worker $w: $(tail -n 1 "$OUT/worker$w.log")" ) &
-done
+claimers frontier "$WORKERS" -m "real and gpu and sst2_instruct and (lora or sparselora)" --seeds 0,1,2 --limit-train "$LIMIT_TRAIN" \
+  --sweep "sparselora.sparsity_scale=$SCALES" $extra --set train.time_limit_s=150 --set train.inference_rounds=5 ${EXTRA:-}
 wait
 finish frontier
