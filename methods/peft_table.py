@@ -42,6 +42,8 @@ class Entry:
         fractions: fields in [0, 1) (dropouts).
         peft_targets: empty target_modules = peft's default for the architecture (else attention q/v).
         merge_unsupported: why peft cannot merge this adapter into the base ("" = it can).
+        runtime: attributes that replace peft's own on the built config, where peft set one;
+            not config fields, so never saved with it (SHiRA's ``mask_fn``).
     """
 
     peft_class: str
@@ -55,6 +57,39 @@ class Entry:
     fractions: tuple = ()
     peft_targets: bool = False
     merge_unsupported: str = ""
+    runtime: dict = field(default_factory=dict)
+
+
+def draw_random_mask(shape: tuple[int, int], count: int, seed: int | None, device: torch.device) -> torch.Tensor:
+    """A bool mask of ``shape`` with ``count`` entries set, a uniformly random subset drawn on ``device``."""
+    generator = torch.Generator(device=device)
+    if seed is not None:
+        generator.manual_seed(seed)
+    numel = shape[0] * shape[1]
+    idx = torch.randperm(numel, generator=generator, device=device)[:count]
+    mask = torch.zeros(numel, dtype=torch.bool, device=device)
+    mask[idx] = True
+    return mask.view(shape)
+
+
+def shira_random_mask(base_layer: torch.nn.Module, r: int, random_seed: int | None = None, **kwargs) -> torch.Tensor:
+    """SHiRA's random mask (peft's ``random_mask``: r * (out + in) weights of each layer, a
+    uniformly random subset), drawn on the weight's device when that is not the CPU.
+
+    peft draws it with ``torch.randperm`` over all of the weight's entries on the CPU, one
+    thread: about 4 s per 4096 x 14336 MLP weight on a 2-core machine, so ~450 s of setup at the
+    llama-8b shape (all linear layers), enough that no 8B case reached its first step within its
+    time limit (results/h200-methods/scale8b-2026-12-05). On a GPU the same draw takes
+    milliseconds. The subset for a seed differs from peft's (another generator); on the CPU
+    peft's own function runs, so CPU results match peft's exactly."""
+    from peft.tuners.shira.mask_functions import random_mask
+    from peft.tuners.tuners_utils import _get_in_out_features
+
+    device = base_layer.weight.device
+    if device.type in ("cpu", "meta"):
+        return random_mask(base_layer, r, random_seed=random_seed, **kwargs)
+    out_features, in_features = _get_in_out_features(base_layer)[::-1]
+    return draw_random_mask((out_features, in_features), r * (out_features + in_features), random_seed, device)
 
 
 LORA_FIELDS = {"r": (int, 8, "r"), "alpha": (int, 16, "lora_alpha"), "dropout": (float, 0.1, "lora_dropout")}
@@ -124,7 +159,7 @@ TABLE = {
                                                                 "mask_type": (str, "random", "mask_type"),
                                                                 "random_seed": (int, 42, "random_seed")},
                    f"{EXPERIMENTS}shira/llama-3.2-3B-lr_0.0003-random_seed_42 (lr 3e-4: 3x)", lr=3 * LORA_LR,
-                   positive=("r",)),
+                   positive=("r",), runtime={"mask_fn": shira_random_mask}),
     "fourierft": Entry("FourierFTConfig", "0.12.0", "FourierFT (Gao et al., ICML 2024): trained coefficients of a few "
                        "random 2-D Fourier frequencies", {"n_frequency": (int, 1000, "n_frequency"),
                                                           "scaling": (float, 300.0, "scaling"),
@@ -179,7 +214,11 @@ def make_peft_config(name: str, model: torch.nn.Module, cfg, *, task_type: str):
     entry = TABLE[name]
     targets = None if entry.peft_targets and not cfg.target_modules else get_target_modules(model, cfg.target_modules)
     values = {keyword: getattr(cfg, f) for f, (_, _, keyword) in entry.fields.items()}
-    return get_peft_config_class(name)(target_modules=targets, task_type=task_type, **entry.fixed, **values)
+    config = get_peft_config_class(name)(target_modules=targets, task_type=task_type, **entry.fixed, **values)
+    for attribute, value in entry.runtime.items():
+        if getattr(config, attribute, None) is not None:  # replaces peft's own (None: the config's options chose none)
+            setattr(config, attribute, value)
+    return config
 
 
 @dataclass(frozen=True)

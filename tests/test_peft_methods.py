@@ -236,3 +236,25 @@ def test_three_peft_configs_outside_the_registry_run_on_the_tiny_tier(tmp_path):
     assert set(results) == set(names)
     assert all(r["status"] == "passed" and r["accuracy"] >= r["floor_value"] for r in results.values())
     assert results["hra_file"]["config"]["peft_config"]["peft_type"] == "HRA"
+
+
+def test_shira_mask_drawn_on_the_device_has_peft_size_and_seed():
+    """SHiRA's mask off the CPU (methods.peft_table.draw_random_mask): r * (out + in) entries
+    set, the same subset for the same seed, another for another seed."""
+    from methods.peft_table import draw_random_mask
+
+    shape, count = (48, 32), 4 * (48 + 32)
+    a = draw_random_mask(shape, count, 42, torch.device("cpu"))
+    assert a.shape == shape and a.dtype == torch.bool and int(a.sum()) == count
+    assert torch.equal(a, draw_random_mask(shape, count, 42, torch.device("cpu")))
+    assert not torch.equal(a, draw_random_mask(shape, count, 7, torch.device("cpu")))
+
+
+def test_shira_on_the_cpu_keeps_peft_mask():
+    """On the CPU the table's SHiRA mask is peft's own random_mask, entry for entry."""
+    from peft.tuners.shira.mask_functions import random_mask
+
+    from methods.peft_table import shira_random_mask
+
+    layer = torch.nn.Linear(32, 48)
+    assert torch.equal(shira_random_mask(layer, 4, random_seed=42), random_mask(layer, 4, random_seed=42))
