@@ -37,7 +37,7 @@ LIMIT_TRAIN=${LIMIT_TRAIN:-6400}
 SCALES=${SCALES:-0.2,0.4,0.6,0.8,1.0}
 python -m fixtures.run.warm --real > "$OUT/warm.log" 2>&1 || { echo "warm failed"; tail -20 "$OUT/warm.log"; }
 extra="--set sparselora.ffn_sparsity=0.9 --set sparselora.attn_sparsity=0.6 --set sparselora.dense_first=2 --set sparselora.dense_last=2"
-[ -n "${DENSE_SCORED:-}" ] && extra="$extra --set sparselora.dense_scored=$DENSE_SCORED"
+[ -n "${DENSE_SCORED:-}" ] && extra="$extra --set sparselora.context_aware=true --set sparselora.dense_scored=$DENSE_SCORED"
 [ -n "${GRADIENT:-}" ] && extra="$extra --set sparselora.gradient=$GRADIENT"
 SECONDS=0
 claimers frontier "$WORKERS" -m "real and gpu and sst2_instruct and (lora or sparselora)" --seeds 0,1,2 --limit-train "$LIMIT_TRAIN" \
