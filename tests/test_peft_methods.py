@@ -258,3 +258,17 @@ def test_shira_on_the_cpu_keeps_peft_mask():
 
     layer = torch.nn.Linear(32, 48)
     assert torch.equal(shira_random_mask(layer, 4, random_seed=42), random_mask(layer, 4, random_seed=42))
+
+
+def test_a_save_that_fails_records_why_and_keeps_the_counts(monkeypatch):
+    """RandLoRA at llama-8b trained, then saving its adapter (with its random bases) filled the
+    GPU machine's disk: the footprint records the error, the case keeps its results."""
+    _, model, _, _, _ = run_steps("randlora", steps=1)
+
+    def full_disk(path, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model, "save_pretrained", full_disk)
+    footprint = get_footprint(model, "randlora")
+    assert footprint["adapter_bytes"] is None and "No space left" in footprint["adapter_bytes_error"]
+    assert footprint["trainable_params"] > 0

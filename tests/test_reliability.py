@@ -276,6 +276,7 @@ def test_a_marker_expression_selecting_nothing_says_so(usage_runs):
         ({"lora": {"r": "abc"}}, "--set lora.r=\"abc\": methods.lora.Config.r='abc': expected an integer"),
         ({"lora": {"target_modules": [1]}}, "Config.target_modules=[1]: expected a JSON list of strings"),
         ({"hira": {"lr": "fast"}}, "methods.hira.Config.lr='fast': expected a number"),
+        ({"sparselora": {"dense_scored": True}}, "dense_scored=True needs context_aware=True"),
     ],
 )
 def test_bad_set_values_are_usage_errors_that_name_the_field(overrides, expected):
@@ -288,7 +289,9 @@ def test_bad_set_values_are_usage_errors_that_name_the_field(overrides, expected
 
 @pytest.mark.parametrize("overrides", [{"train": {"dtype": "bf16"}},  # with the tier's autocast it may work
                                        {"train": {"compile": True, "warmup_ratio": 0}},
-                                       {"lora": {"target_modules": "all-linear", "lr": 1}}])
+                                       {"lora": {"target_modules": "all-linear", "lr": 1}},
+                                       # a rule of two fields that the other --set satisfies
+                                       {"sparselora": {"context_aware": True, "dense_scored": True}}])
 def test_good_set_values_pass_the_upfront_check(overrides):
     from fixtures.run.options import check_overrides
 
