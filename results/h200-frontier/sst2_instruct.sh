@@ -5,7 +5,7 @@
 # base schedule of FFN 0.9 and attention 0.6 on layers 2-27 (dense_first 2, dense_last 2),
 # context-aware (the prompt sparse, the answer dense; the tier's instruct option), the first 5%
 # of the steps dense: FFN 0.18-0.9 and attention 0.12-0.6 together. run3/run4's schedule (FFN
-# 0.65, attention 0.3) skipped 45.5% of base FLOPs. DENSE_SCORED=true runs the last prompt
+# 0.65, attention 0.3) skipped 45.5% of base FLOPs. DENSE_SCORED=true (with context_aware=true, which it needs) runs the last prompt
 # position dense too (sparselora.dense_scored). GRADIENT=reference: the paper's inexact gradient.
 # LIMIT: seconds per worker (default 560); EXTRA: more pytest options (e.g. --set train.cost_of_use=false).
 #
