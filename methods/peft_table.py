@@ -77,9 +77,9 @@ def shira_random_mask(base_layer: torch.nn.Module, r: int, random_seed: int | No
     uniformly random subset), drawn on the weight's device when that is not the CPU.
 
     peft draws it with ``torch.randperm`` over all of the weight's entries on the CPU, one
-    thread: about 4 s per 4096 x 14336 MLP weight on a 2-core machine, so ~450 s of setup at the
-    llama-8b shape (all linear layers), enough that no 8B case reached its first step within its
-    time limit (results/h200-methods/scale8b-2026-12-05). On a GPU the same draw takes
+    thread: 2.3-3.9 s per 4096 x 14336 MLP weight on a 2-core machine, so 4-7 minutes of setup
+    at the llama-8b shape (all linear layers), enough that no 8B case reached its first step
+    within its time limit (results/h200-methods/scale8b-2026-12-05). On a GPU the same draw takes
     milliseconds. The subset for a seed differs from peft's (another generator); on the CPU
     peft's own function runs, so CPU results match peft's exactly."""
     from peft.tuners.shira.mask_functions import random_mask
