@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from methods._common import MethodUnavailable, check_positive, describe, fits
+from methods.peft_table import use_torch_butterfly
 
 # Keys peft writes for its own bookkeeping; the harness sets the task head itself.
 BOOKKEEPING = ("task_type", "auto_mapping", "peft_version", "base_model_name_or_path", "revision", "inference_mode")
@@ -124,6 +125,11 @@ def apply(model: torch.nn.Module, cfg: Config, *, task_type: str) -> torch.nn.Mo
     if isinstance(config, PromptLearningConfig) and task_type != "CAUSAL_LM":
         raise MethodUnavailable(f"{type(config).__name__} is prompt learning (virtual tokens): this harness runs "
                                 f"it on causal LMs only, not on a {task_type} model")
+    if type(config).__name__ == "BOFTConfig":  # as the table's boft: peft's torch path, no extension build
+        if config.boft_n_butterfly_factor != 1:
+            raise MethodUnavailable(f"BOFTConfig boft_n_butterfly_factor={config.boft_n_butterfly_factor}: peft builds "
+                                    "more than 1 only with its fbd_cuda extension, which the harness does not compile")
+        use_torch_butterfly()
     try:
         return get_peft_model(model, config)
     except (ValueError, TypeError, NotImplementedError) as e:

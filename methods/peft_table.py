@@ -17,6 +17,7 @@ DoRA runs differ only in ``use_dora``. Target modules: empty means the model fam
 attention q/v (as ``lora``), or peft's default for the architecture where the entry says so.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, make_dataclass
 
 import torch
@@ -44,6 +45,8 @@ class Entry:
         merge_unsupported: why peft cannot merge this adapter into the base ("" = it can).
         runtime: attributes that replace peft's own on the built config, where peft set one;
             not config fields, so never saved with it (SHiRA's ``mask_fn``).
+        check: more validation of the Config (raises ValueError), beside positive/fractions.
+        prepare: run before peft builds the adapter (BOFT: peft's torch path, no compile).
     """
 
     peft_class: str
@@ -58,6 +61,33 @@ class Entry:
     peft_targets: bool = False
     merge_unsupported: str = ""
     runtime: dict = field(default_factory=dict)
+    check: Callable[[object], None] | None = None
+    prepare: Callable[[], None] | None = None
+
+
+def use_torch_butterfly() -> None:
+    """BOFT through peft's pure-torch butterfly, never its ``fbd_cuda`` extension.
+
+    peft tries to JIT-compile that CUDA extension (ninja and nvcc) while it builds each BOFT
+    layer, and a failed build is not remembered, so every layer tries again. On the H200
+    machine (torch 2.11, CUDA 13) the kernel does not compile ("no suitable conversion
+    function from DeprecatedTypeProperties to ScalarType", results/h200-tune/run-2026-12-04's
+    logs), so each of the 224 layers of the llama-8b shape ran nvcc and failed, and the case
+    never reached its first step within the run's limit (results/h200-methods/scale8b-2026-12-05b).
+    Where the build succeeded, a case's setup time would depend on a compile cache. peft's torch
+    path computes the same rotation; it builds one butterfly factor (``check_one_butterfly``)."""
+    from peft.tuners.boft import layer
+
+    if layer._FBD_CUDA is None:  # not tried yet in this process: mark it unavailable, so peft never builds it
+        layer._FBD_CUDA = False
+
+
+def check_one_butterfly(cfg) -> None:
+    """peft's torch path builds one butterfly factor and silently uses 1 for any other value."""
+    if cfg.n_butterfly_factor != 1:
+        raise ValueError(f"methods.boft.Config.n_butterfly_factor={cfg.n_butterfly_factor!r}: must be 1; peft builds "
+                         "more factors only with its fbd_cuda extension, which the harness does not compile "
+                         "(methods.peft_table.use_torch_butterfly)")
 
 
 def draw_random_mask(shape: tuple[int, int], count: int, seed: int | None, device: torch.device) -> torch.Tensor:
@@ -143,7 +173,7 @@ TABLE = {
                                        "n_butterfly_factor": (int, 1, "boft_n_butterfly_factor"),
                                        "dropout": (float, 0.0, "boft_dropout")},
                   f"{EXPERIMENTS}boft/llama-3.2-3B-default", positive=("block_size", "n_butterfly_factor"),
-                  fractions=("dropout",)),
+                  fractions=("dropout",), check=check_one_butterfly, prepare=use_torch_butterfly),
     "miss": Entry("MissConfig", "0.17.0", "MiSS (Kang & Yin, 2025): one shared trained shard expanded over the weight",
                   {"r": (int, 64, "r"), "mini_r": (int, 1, "mini_r"), "dropout": (float, 0.0, "miss_dropout")},
                   f"{EXPERIMENTS}miss/llama-3.2-3B-default", positive=("r", "mini_r"), fractions=("dropout",)),
@@ -181,6 +211,8 @@ def make_config_class(name: str, entry: Entry) -> type:
         normalize_targets(self)
         check_positive(self, "lr", *entry.positive)
         check_fraction(self, *entry.fractions)
+        if entry.check:
+            entry.check(self)
 
     own = [(f, t, field(default=d)) for f, (t, d, _) in entry.fields.items()]
     common = [("target_modules", tuple[str, ...], field(default=())), ("lr", float, field(default=entry.lr)),
@@ -237,6 +269,8 @@ class TableMethod:
         """Wrap the model with the method's peft adapter."""
         from peft import get_peft_model
 
+        if TABLE[self.name].prepare:
+            TABLE[self.name].prepare()
         return get_peft_model(model, make_peft_config(self.name, model, cfg, task_type=task_type))
 
 

@@ -272,3 +272,41 @@ def test_a_save_that_fails_records_why_and_keeps_the_counts(monkeypatch):
     footprint = get_footprint(model, "randlora")
     assert footprint["adapter_bytes"] is None and "No space left" in footprint["adapter_bytes_error"]
     assert footprint["trainable_params"] > 0
+
+
+def test_boft_never_compiles_peft_extension(monkeypatch):
+    """peft would run ninja and nvcc for its fbd_cuda extension once per BOFT layer, a failed
+    build not remembered (on the H200's torch 2.11 it never compiles): the harness takes peft's
+    torch path, and builds nothing, for the table's boft and for a BOFT --peft-config file."""
+    from peft.tuners.boft import layer
+    from torch.utils import cpp_extension
+
+    builds = []
+    monkeypatch.setattr(layer, "_FBD_CUDA", None)  # as in a fresh process
+    monkeypatch.setattr(cpp_extension, "load", lambda *a, **k: builds.append(k.get("name")))
+    method = get_method("boft")
+    model, _ = make_tiny_model("tiny-llama", kind="classification", num_labels=2, seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = method.apply(model, method.Config(target_modules=("all-linear",)), task_type="SEQ_CLS")
+    assert not [w for w in caught if "CUDA extension" in str(w.message)]  # peft's warning of a failed build
+    assert builds == [] and layer._FBD_CUDA is False
+    boft_layers = [m for m in model.modules() if hasattr(m, "fbd_cuda_available")]
+    assert boft_layers and not any(m.fbd_cuda_available for m in boft_layers)
+    with pytest.raises(ValueError, match=r"n_butterfly_factor=2: must be 1; .*fbd_cuda"):
+        method.Config(n_butterfly_factor=2)
+
+
+def test_a_boft_file_takes_the_torch_path_or_skips_saying_why(tmp_path, monkeypatch):
+    from peft.tuners.boft import layer
+
+    monkeypatch.setattr(layer, "_FBD_CUDA", None)
+    model, _ = make_tiny_model("tiny-llama", kind="classification", num_labels=2, seed=0)
+    two = get_case_method("boft2", {"peft_configs": {"boft2": write(tmp_path, {
+        "peft_type": "BOFT", "boft_block_size": 4, "boft_n_butterfly_factor": 2}, "two.json")}})
+    with pytest.raises(MethodUnavailable, match="boft_n_butterfly_factor=2: .*fbd_cuda"):
+        two.apply(model, two.Config(), task_type="SEQ_CLS")
+    one = get_case_method("boft1", {"peft_configs": {"boft1": write(tmp_path, {
+        "peft_type": "BOFT", "boft_block_size": 4, "target_modules": ["q_proj", "v_proj"]})}})
+    one.apply(model, one.Config(), task_type="SEQ_CLS")
+    assert layer._FBD_CUDA is False
