@@ -62,7 +62,11 @@ TINY_TUNED_LR = {
 SCALE_PEFT_LR = {
     "adalora": 1e-3, "dora": 1e-3, "rslora": 1e-3, "pissa": 1e-3, "olora": 1e-3, "vera": 1e-2, "ia3": 1e-2,
     "loha": 1e-3, "lokr": 3e-2, "oft": 1e-3, "boft": 1e-3, "miss": 1e-3, "lily": 1e-3, "shira": 3e-3,
-    "fourierft": 1e-3, "randlora": 1e-3,
+    # FourierFT: ifft2 divides its update by out x in (5.9e7 on an 8B MLP layer): at 1e-3 it did
+    # not train at llama-8b on the H200 (loss 12.597 -> 12.606, results/h200-methods/scale8b-2026-12-05b).
+    # 1e-1 moved the loss 5.9% in 10 steps at the 8B widths on the CPU, 1e-3 0.06%, and 1 was still
+    # stable (results/cpu-fourierft-8b-width); not yet run on the GPU at this rate.
+    "fourierft": 1e-1, "randlora": 1e-3,
 }
 SCALE_PEFT_EXTRA = {"pissa": {"init": "pissa_niter_4"}}
 # The scale tier's CPU shape (10 steps on 4 blocks): lr 2e-2, where it clears the 0.3% loss-decrease
