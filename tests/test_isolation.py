@@ -97,3 +97,27 @@ def test_runs_that_tests_start_save_into_temporary_storage(results_in_temporary_
     assert run.returncode == 0, run.stdout[-2000:]
     assert list(results_in_temporary_storage.rglob("0001_*.json"))  # the autosave went there
     assert not (tmp_path / ".benchmarks").exists()  # not into the working folder's .benchmarks
+
+
+def test_a_passed_shira_case_leaves_no_layer_alive():
+    """peft's SHiRA layers warn once through a cache keyed on the layer; after ``end_case``
+    nothing of the adapted model stays alive."""
+    import gc
+    import weakref
+
+    from peft import ShiraConfig, get_peft_model
+
+    from fixtures.run import isolation
+
+    def run_case():
+        base = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+        model = get_peft_model(base, ShiraConfig(r=2, target_modules=["0", "2"]))
+        model(torch.randn(3, 16)).sum().backward()
+        return weakref.ref(base[0])
+
+    layer = run_case()
+    gc.collect()
+    if layer() is None:
+        pytest.skip("this peft's SHiRA keeps no layer alive after a case: nothing to forget")
+    isolation.end_case(torch.device("cpu"))
+    assert layer() is None
