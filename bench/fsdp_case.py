@@ -5,7 +5,8 @@ One rank of a ``gpus=N`` case (``bench/test_distributed.py`` launches it through
 N > 1), trains through ``fixtures.training.train.train`` on its slice of each global batch and
 measures its own memory and time; rank 0 writes ``OUT_DIR/record.json``. A rank that
 fails writes ``OUT_DIR/rank<R>.json`` (status, error, traceback) and exits 1, so
-torchrun ends the others.
+torchrun ends the others; a rank that finished writes ``OUT_DIR/done<R>.json`` (after the
+record, on rank 0) before it leaves the process group.
 
 Llama shapes (``fixtures.models.shapes``, e.g. llama-8b) are built on the meta device, sharded
 while still empty, then materialised shard by shard (``to_empty``) with seeded random
@@ -14,6 +15,8 @@ values: no rank ever holds the whole model. Their results are cost only.
 
 import dataclasses
 import json
+import logging
+import os
 import sys
 import time
 import traceback
@@ -184,6 +187,28 @@ def make_record(case: Case, ranks: list[dict], *, quality, before, device, model
     return record
 
 
+def write_json(path: Path, content: dict) -> None:
+    """``content`` as ``path``, whole or not at all (written aside, then renamed)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(content, indent=1, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def leave(code: int) -> None:
+    """End the rank with ``code`` now, without the interpreter's finalisation. A rank that had
+    finished (barrier passed) was once killed at teardown by ``std::terminate`` ("terminate
+    called without an active exception", exit code -6), from a library thread's C++ destructor;
+    ``os._exit`` runs no destructors and no ``atexit`` handlers. Nothing is lost: every file this
+    program writes is closed by then, the standard streams and logging are flushed here, and the
+    libraries' handlers (HTTP sessions, file locks the kernel frees, tqdm's monitor) keep
+    nothing. A death inside ``destroy_process_group`` is not prevented: the launcher accepts
+    it after every rank's done marker (``fixtures.run.launch.get_teardown_note``)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 def main(argv: list[str]) -> int:
     spec_path, out_dir = Path(argv[0]), Path(argv[1])
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
@@ -201,9 +226,8 @@ def main(argv: list[str]) -> int:
         traceback.print_exc()
         return 1
     if record is not None:
-        tmp = out_dir / "record.json.tmp"
-        tmp.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
-        tmp.replace(out_dir / "record.json")
+        write_json(out_dir / "record.json", record)
+    write_json(out_dir / f"done{rank}.json", {"rank": rank, "local_rank": local_rank, "time": time.time()})
     if torch.distributed.is_initialized():
         # every rank leaves together: a rank that tore its process group down while rank 0 was
         # still writing the record was once killed by gloo at exit ("terminate called without
@@ -215,4 +239,4 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     set_parent_death_signal()  # a rank ends with torchrun, even when torchrun is killed
-    sys.exit(main(sys.argv[1:]))
+    leave(main(sys.argv[1:]))

@@ -13,7 +13,7 @@ import torch
 
 from bench.fsdp_case import run_rank
 from bench.matrix import Case
-from fixtures.run.launch import get_root_cause, launch
+from fixtures.run.launch import clear_stale, get_outcome, get_root_cause, launch
 from fixtures.training.distributed import RankLoss, shard_batches
 
 # 12 steps, loss read every step; a small clipping norm so that clipping acts on every step
@@ -79,11 +79,20 @@ def test_ranks_weight_their_loss_by_their_share_of_target_tokens():
 
 
 FAULT = """
-    import os, signal, sys, time
+    import json, os, signal, sys, time
     rank = int(os.environ["RANK"])
     print(f"rank {rank} ready", flush=True)
     if sys.argv[1] == "hang":
         time.sleep(3600)
+    if sys.argv[1] == "teardown":  # the work done (as bench.fsdp_case), then rank 1 aborts at exit
+        out = sys.argv[2]
+        if rank == 0:
+            open(os.path.join(out, "record.json"), "w").write(json.dumps({"status": "passed"}))
+        if rank == 0 or sys.argv[3] == "marked":
+            open(os.path.join(out, f"done{rank}.json"), "w").write(json.dumps({"rank": rank, "time": time.time()}))
+        if rank == 1:
+            os.abort()
+        sys.exit(0)
     import torch.distributed as dist
     dist.init_process_group("gloo")
     if rank == 1:
@@ -117,6 +126,91 @@ def test_the_launch_timeout_ends_every_rank(tmp_path, fault_module):
     assert "rank 1 ready" in outcome.rank_tails[1]
     left = [p for p in psutil.process_iter(["cmdline"]) if "fault_rank" in " ".join(p.info["cmdline"] or [])]
     assert not left, f"ranks outlived the timeout: {[p.pid for p in left]}"
+
+
+def test_a_rank_aborting_after_its_done_marker_leaves_the_case_passed(tmp_path, fault_module):
+    run = tmp_path / "run"
+    outcome = launch(fault_module, 2, ["teardown", str(run), "marked"], out_dir=run, gpu=False, timeout_s=120)
+    assert (outcome.status, outcome.exit_code) == ("passed", 1), outcome.error
+    assert outcome.record == {"status": "passed", "teardown_exit_code": 1,
+                              "teardown_note": "rank 1 exit code -6 at teardown, after every rank wrote its done marker"}
+    # rank 1 aborts before its marker; the earlier launch's marker must not stand in for it
+    (run / "record.json").unlink()
+    outcome = launch(fault_module, 2, ["teardown", str(run), "unmarked"], out_dir=run, gpu=False, timeout_s=120)
+    assert (outcome.record, outcome.status, outcome.failed_rank) == (None, "error", 1)
+    assert outcome.error == "torchrun exited 1 without a rank report (rank 1 exit code -6)"
+
+
+# torchrun's summary when rank 1 of 2 died of SIGABRT
+ABORTED = """[default1]:terminate called without an active exception
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+============================================================
+bench.fsdp_case FAILED
+------------------------------------------------------------
+Failures:
+  <NO_OTHER_FAILURES>
+------------------------------------------------------------
+Root Cause (first observed failure):
+[0]:
+  time      : 2025-01-01_00:00:00
+  host      : ci
+  rank      : 1 (local_rank: 1)
+  exitcode  : -6 (pid: 4242)
+  error_file: <N/A>
+  traceback : Signal 6 (SIGABRT) received by PID 4242
+============================================================
+"""
+
+
+def write_run(out_dir, *, done=(0, 1), reports=()):
+    """What the ranks of a finished launch leave: rank 0's record, done markers, failure reports."""
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "record.json").write_text(json.dumps({"status": "passed"}), encoding="utf-8")
+    for rank in done:
+        (out_dir / f"done{rank}.json").write_text(json.dumps({"rank": rank, "time": 1.0}), encoding="utf-8")
+    for rank in reports:
+        report = {"rank": rank, "status": "error", "error": "RuntimeError: boom", "time": 2.0}
+        (out_dir / f"rank{rank}.json").write_text(json.dumps(report), encoding="utf-8")
+    return out_dir
+
+
+def get_test_outcome(out_dir, exit_code, output=ABORTED, ranks=2):
+    return get_outcome(out_dir, exit_code, ranks=ranks, timed_out=False, timeout_s=60, output=output,
+                       tails={}, wall=1.0)
+
+
+def test_a_death_at_teardown_after_every_done_marker_passes_and_is_recorded(tmp_path):
+    outcome = get_test_outcome(write_run(tmp_path), 1)
+    assert (outcome.status, outcome.exit_code, outcome.error) == ("passed", 1, "")
+    assert outcome.record["teardown_exit_code"] == 1
+    assert outcome.record["teardown_note"] == "rank 1 exit code -6 at teardown, after every rank wrote its done marker"
+    clean = get_test_outcome(tmp_path, 0, output="")
+    assert clean.status == "passed" and "teardown_note" not in clean.record
+
+
+@pytest.mark.parametrize("done, reports, ranks", [((0,), (), 2), ((0, 1), (1,), 2), ((0, 2), (), 2)],
+                         ids=["a-marker-missing", "a-rank-report", "the-failed-rank-unmarked"])
+def test_a_death_without_every_done_marker_still_fails(tmp_path, done, reports, ranks):
+    outcome = get_test_outcome(write_run(tmp_path, done=done, reports=reports), 1, ranks=ranks)
+    assert (outcome.record, outcome.failed_rank) == (None, 1)
+    if reports:
+        assert (outcome.status, outcome.error) == ("error", "RuntimeError: boom")
+    else:
+        assert (outcome.status, outcome.error) == ("error", "torchrun exited 1 without a rank report "
+                                                             "(rank 1 exit code -6)")
+
+
+def test_a_timeout_is_never_a_teardown_death(tmp_path):
+    outcome = get_outcome(write_run(tmp_path), None, ranks=2, timed_out=True, timeout_s=60, output="", tails={},
+                          wall=60.0)
+    assert (outcome.record, outcome.status) == (None, "timeout")
+
+
+def test_an_earlier_launchs_markers_and_logs_are_cleared(tmp_path):
+    write_run(tmp_path, reports=(1,))
+    (tmp_path / "logs" / "0").mkdir(parents=True)
+    clear_stale(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rank1.json", "record.json"]
 
 
 def test_root_cause_is_read_from_torchrun_output():
