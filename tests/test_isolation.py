@@ -121,3 +121,23 @@ def test_a_passed_shira_case_leaves_no_layer_alive():
         pytest.skip("this peft's SHiRA keeps no layer alive after a case: nothing to forget")
     isolation.end_case(torch.device("cpu"))
     assert layer() is None
+
+
+def test_release_frees_a_case_and_sets_the_rest_of_the_process_aside():
+    """``release`` collects the case's cyclic garbage, then freezes what outlives it, so the
+    next case's collections do not walk the process's modules again."""
+    import gc
+    import weakref
+
+    from fixtures.run.measure import release
+
+    class Node:
+        pass
+
+    case, kept = Node(), Node()
+    case.me = case  # a cycle: only the collector frees it
+    dead = weakref.ref(case)
+    del case
+    release(torch.device("cpu"))
+    assert dead() is None
+    assert gc.get_freeze_count() > 0 and kept is not None
