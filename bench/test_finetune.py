@@ -213,10 +213,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     if message:
         # outside the except block: the traceback no longer pins the model in memory
         run = None
-        # compiled graphs and CUDA-graph trees of a failed case can hold its memory and state
-        # (on the H200 an OOM inside a CUDA-graph capture broke the next compiled case)
-        torch.compiler.reset()
-        release(device)
+        release(device)  # its compiled graphs too (fixtures.run.measure.release)
         cuda = device.type == "cuda"
         record["gpu_allocated_after_release_bytes"] = torch.cuda.memory_allocated(device) if cuda else None
         unfinished_cases.append(make_entry(request.node.nodeid, request.node.name, dict(record)))

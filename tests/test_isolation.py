@@ -141,3 +141,17 @@ def test_release_frees_a_case_and_sets_the_rest_of_the_process_aside():
     release(torch.device("cpu"))
     assert dead() is None
     assert gc.get_freeze_count() > 0 and kept is not None
+
+
+def test_release_drops_the_compiled_state():
+    """A case's compiled graphs (and on a GPU their CUDA-graph trees) do not outlive it."""
+    from fixtures.run.measure import release
+
+    def double(x):
+        return x * 2
+
+    torch.compile(double, backend="eager")(torch.ones(2))
+    cache_entries = torch._C._dynamo.eval_frame._debug_get_cache_entry_list
+    assert cache_entries(double.__code__)
+    release(torch.device("cpu"))
+    assert not cache_entries(double.__code__)
