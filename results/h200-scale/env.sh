@@ -14,5 +14,7 @@ ids() { for c in "$@"; do printf '%s[%s] ' "$T" "$c"; done; }
 L="--set train.time_limit_s=150"
 # runids NAME LIMIT NODEIDS... [PYTEST_ARGS]: one timed pytest run of the named cases only (no
 # bench/ folder argument: that would collect the whole matrix), JSON and log under $OUT
-runids() { local name=$1 limit=$2; shift 2; timeout -k 10 "$limit" python -m pytest -p no:cacheprovider \
-  --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"; }
+# (a run killed at LIMIT leaves no JSON: its finished cases are in the journal, copied beside it)
+runids() { local name=$1 limit=$2; shift 2; touch "/tmp/run-$name.start"; timeout -k 10 "$limit" python -m pytest -p no:cacheprovider \
+  --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"
+  keep_journal "$name"; }

@@ -22,7 +22,11 @@ mkdir -p "$OUT"
 # beside the autosave (fixtures/run/journal.py), copied to $OUT/NAME.journal.jsonl
 # (python -m reports reads it).
 run() { local name=$1 limit=$2; shift 2; touch "/tmp/run-$name.start"; timeout -k "${KILL_AFTER:-10}" "$limit" python -m pytest bench $D --benchmark-json="$OUT/$name.json" "$@" > "$OUT/$name.log" 2>&1; echo "$name: $(tail -n 1 "$OUT/$name.log")"
-  [ -s "$OUT/$name.json" ] || { local j; j=$(find .benchmarks -name 'journal_*.jsonl' -newer "/tmp/run-$name.start" 2>/dev/null | head -n 1); [ -n "$j" ] && cp "$j" "$OUT/$name.journal.jsonl" && echo "$name: no JSON; its journal is $name.journal.jsonl"; }; }
+  keep_journal "$name"; }
+# keep_journal NAME: when run NAME left no JSON, copy the journal it wrote (started after /tmp/run-NAME.start)
+keep_journal() { local name=$1 j; [ -s "$OUT/$name.json" ] && return
+  j=$(find .benchmarks -name 'journal_*.jsonl' -newer "/tmp/run-$name.start" 2>/dev/null | head -n 1)
+  [ -n "$j" ] && cp "$j" "$OUT/$name.journal.jsonl" && echo "$name: no JSON; its journal is $name.journal.jsonl"; }
 echo "staged in $KIT: $(cd "$KIT" && ls -d site minilm-l6 smollm2/* data/* 2>/dev/null | tr '\n' ' ')"
 nvidia-smi --query-gpu=index,name,memory.used --format=csv
 python -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
