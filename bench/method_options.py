@@ -65,7 +65,8 @@ SCALE_PEFT_LR = {
     # FourierFT: ifft2 divides its update by out x in (5.9e7 on an 8B MLP layer): at 1e-3 it did
     # not train at llama-8b on the H200 (loss 12.597 -> 12.606, results/h200-methods/scale8b-2026-12-05b).
     # 1e-1 moved the loss 5.9% in 10 steps at the 8B widths on the CPU, 1e-3 0.06%, and 1 was still
-    # stable (results/cpu-fourierft-8b-width); not yet run on the GPU at this rate.
+    # stable (results/cpu-fourierft-8b-width). At 1e-1 it met its floor at llama-3b on an H100
+    # (results/h100-methods/scale-2026-12-05); llama-8b is not yet run at this rate.
     "fourierft": 1e-1, "randlora": 1e-3,
 }
 SCALE_PEFT_EXTRA = {"pissa": {"init": "pissa_niter_4"}}
