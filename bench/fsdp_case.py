@@ -35,6 +35,7 @@ from fixtures.training import distributed as D
 from fixtures.training.flops import get_mfu, get_peak_flops
 from fixtures.training.settings import DTYPES
 from fixtures.training.train import make_autocast, train
+from reports.atomic import atomic_write
 
 
 def make_shape_run(case: Case, *, options: dict, device, model_name: str, rank: int, world: int):
@@ -188,10 +189,9 @@ def make_record(case: Case, ranks: list[dict], *, quality, before, device, model
 
 
 def write_json(path: Path, content: dict) -> None:
-    """``content`` as ``path``, whole or not at all (written aside, then renamed)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(content, indent=1, default=str), encoding="utf-8")
-    tmp.replace(path)
+    """``content`` as ``path``, whole or not at all (``reports.atomic``)."""
+    with atomic_write(path, encoding="utf-8") as fh:
+        json.dump(content, fh, indent=1, default=str)
 
 
 def leave(code: int) -> None:
@@ -221,7 +221,7 @@ def main(argv: list[str]) -> int:
         report = {"rank": rank, "status": status, "error": f"{type(error).__name__}: {error}",
                   "failed_at_step": getattr(error, "step", None), "traceback": traceback.format_exc(),
                   "time": time.time()}
-        (out_dir / f"rank{rank}.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+        write_json(out_dir / f"rank{rank}.json", report)
         print(f"rank {rank}: {status}: {error}", file=sys.stderr, flush=True)
         traceback.print_exc()
         return 1
