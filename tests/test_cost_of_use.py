@@ -2,7 +2,9 @@
 time-to-floor bookkeeping, and forgetting (zero for an adapter that never trained)."""
 
 import contextlib
+import gc
 import types
+import weakref
 
 import pytest
 import torch
@@ -60,6 +62,7 @@ def test_merged_logits_equal_unmerged(name, kind):
     assert obstacle is None, obstacle
     merged = merge.merge(model, method, cfg)
     assert not any("lora_" in n or "hira_" in n for n, _ in merged.named_modules()), "adapter layers left behind"
+    assert merge.get_leftover_modules(merged) == [], f"{name}: peft tuner layers left in the merged model"
     with torch.inference_mode():
         diff = (merged(**BATCH).logits - reference).abs().max().item()
     assert diff <= merge.get_tolerance(reference, "fp32"), f"{name}: merged logits differ by {diff}"
@@ -104,6 +107,63 @@ def test_merge_error_keeps_the_case():
     assert record["merge_error"] == "RuntimeError: no merge today"
     assert record["inference_seconds_base"] > 0 and record["inference_seconds_unmerged"] > 0
     assert "cost_of_use_error" not in record
+
+
+def test_merged_model_is_timed_against_the_plain_base():
+    """The merged model comes from a copy, the original is unloaded into the plain base, the two
+    are timed interleaved; the overheads follow from the medians; the plain base is freed after."""
+    model, method, cfg = make_adapted("lora", "SEQ_CLS")
+    plain = weakref.ref(model.get_base_model())  # what unload leaves: the plain base
+    run = make_run(model, method, cfg, kind="SEQ_CLS")
+    del model
+    record = CostOfUse(run, device=CPU, precision=nullprecision, tier_data="synthetic").measure()
+    assert "cost_of_use_error" not in record and "base_plain_reason" not in record, record
+    base, merged = record["inference_seconds_base_plain"], record["inference_seconds_merged"]
+    assert base > 0 and merged > 0 and record["inference_seconds_base"] > 0
+    assert record["merged_overhead_percent"] == pytest.approx(100 * (merged / base - 1))
+    assert record["merged_overhead_vs_wrapped_percent"] == pytest.approx(
+        100 * (merged / record["inference_seconds_base"] - 1))
+    assert record["merged_logits_equal"] and record["merged_leftover_modules"] == 0
+    assert record["merged_patched_forwards"] == 0
+    assert not merge.has_adapter(run.model) and merge.get_leftover_modules(run.model) == []
+    gc.collect()
+    assert plain() is None, "the plain base outlived its timing"
+
+
+def test_without_a_plain_base_the_reason_is_recorded():
+    """A method with its own merge, and a copy that fails: merged in place, timed against the
+    wrapped base as before, and why."""
+    model, method, cfg = make_adapted("lora", "SEQ_CLS")
+    own = types.SimpleNamespace(merge=lambda model, cfg: model.merge_and_unload())
+    record = CostOfUse(make_run(model, own, cfg, kind="SEQ_CLS"), device=CPU, precision=nullprecision,
+                       tier_data="synthetic").measure()
+    assert "own merge" in record["base_plain_reason"] and record["inference_seconds_base_plain"] is None
+    assert record["merged_overhead_percent"] == record["merged_overhead_vs_wrapped_percent"]
+    assert record["merged_logits_equal"] and record["merged_leftover_modules"] == 0
+
+
+def test_a_copy_that_fails_falls_back_to_merging_in_place(monkeypatch):
+    def out_of_memory(model):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    monkeypatch.setattr(merge, "copy_model", out_of_memory)
+    model, method, cfg = make_adapted("lora", "SEQ_CLS")
+    record = CostOfUse(make_run(model, method, cfg, kind="SEQ_CLS"), device=CPU, precision=nullprecision,
+                       tier_data="synthetic").measure()
+    assert record["base_plain_reason"].startswith("copy failed: OutOfMemoryError: CUDA out of memory")
+    assert record["inference_seconds_base_plain"] is None and "merge_error" not in record
+    assert record["merged_logits_equal"] and record["merged_overhead_percent"] is not None
+
+
+def test_sparselora_keeps_its_forwards_so_it_is_not_copied():
+    """SparseLoRA replaces its projections' forwards per instance: a deep copy would share those
+    closures (and through them the original's weights), so it gives no plain base, and its merged
+    model still runs them."""
+    model, method, cfg = make_adapted("sparselora", "CAUSAL_LM")
+    assert "forward replaced per instance" in merge.get_plain_base_obstacle(model, method)
+    record = CostOfUse(make_run(model, method, cfg, kind="CAUSAL_LM"), device=CPU, precision=nullprecision,
+                       tier_data="synthetic").measure()
+    assert "forward replaced per instance" in record["base_plain_reason"]
+    assert record["merged_leftover_modules"] == 0 and record["merged_patched_forwards"] > 0
 
 
 def test_cost_of_use_record_for_a_causal_lm():
