@@ -1,8 +1,11 @@
 """The "cost of use" section: what a fine-tuned model costs to run and to make, per dataset.
 
 Per method group (method, model, hardware, tier; means over seeds): quality; inference
-latency with the adapter off (base), on (unmerged) and merged, and whether the merged logits
-matched; decoding tokens/s at batch 1 and 8; GPU energy for training and per inference batch;
+latency with the adapter off (base: peft's wrappers still in the path), removed (plain base,
+peft's ``unload``), on (unmerged) and merged, the unmerged overhead against the base and the
+merged one against the plain base (timed interleaved with it; results without a plain base,
+older ones or those with ``base_plain_reason``, give it against the base, marked with a
+dagger), and whether the merged logits matched; decoding tokens/s at batch 1 and 8; GPU energy for training and per inference batch;
 time to the floor beside the step time; forgetting. A plot of quality against wall time from
 the runs with ``eval_every``. Then a short list checking the literature's claims against
 this run (LoRA and HiRA add no latency once merged; what QLoRA's merge costs in quality).
@@ -21,7 +24,8 @@ from reports.model import Plot
 
 plt = plots.plt
 COLUMNS = [
-    "method", "model", "hardware / tier", "quality", "base ms", "unmerged ms", "merged ms", "unmerged +%",
+    "method", "model", "hardware / tier", "quality", "base ms", "plain base ms", "unmerged ms", "merged ms",
+    "unmerged +%",
     "merged +%", "merged = unmerged", "decode tok/s b1 (unm. / merged)", "decode tok/s b8 (unm. / merged)",
     "train J", "J / 1k train tokens", "inference J / batch", "time to floor (s, step)", "step ms", "forgetting",
 ]
@@ -109,6 +113,7 @@ def get_energy_cell(rows: list[Row], key: str, digits: int = 4) -> str:
 
 # what a dash stands for -> the keys that hold why, each with its label in the note
 MISSING = {
+    "Plain base": {"base_plain_reason": ""},
     "Energy": {"train_joules_reason": "train: ", "inference_joules_reason": "inference: "},
     "Forgetting": {"forgetting_reason": "", "forgetting_error": "error: "},
 }
@@ -152,15 +157,40 @@ def get_percent(value) -> str:
     return f"{value:+.1f}" if fmt.is_num(value) else fmt.DASH
 
 
+WRAPPED_MARK = "†"  # a merged overhead against the base with its adapter switched off, timed apart
+
+
+def has_plain_base(row: Row) -> bool:
+    return fmt.is_num(row.extra.get("inference_seconds_base_plain"))
+
+
+def get_merged_overheads(rows: list[Row]) -> tuple[list[float], bool]:
+    """The runs' ``merged_overhead_percent`` against the plain base, and True; where no run had a
+    plain base (older results, or ``base_plain_reason``), theirs against the wrapped base, and False."""
+    plain = [r.extra["merged_overhead_percent"] for r in rows
+             if has_plain_base(r) and fmt.is_num(r.extra.get("merged_overhead_percent"))]
+    if plain:
+        return plain, True
+    return [v for r in rows if fmt.is_num(v := r.extra.get("merged_overhead_percent"))], False
+
+
+def get_merged_percent_cell(rows: list[Row]) -> str:
+    """"+0.3" (mean against the plain base), "+2.0 †" (against the wrapped base), or a dash."""
+    values, plain = get_merged_overheads(rows)
+    if not values:
+        return fmt.DASH
+    return get_percent(sum(values) / len(values)) + ("" if plain else f" {WRAPPED_MARK}")
+
+
 def make_row(rows: list[Row]) -> list[str]:
     first = rows[0]
     metric, quality = get_quality(rows)
     return [
         first.method, first.model, f"{first.hardware} / {first.tier}",
         f"{metric} {fmt.get_number(quality, 4)}",
-        fmt.get_ms(mean(rows, "inference_seconds_base")), fmt.get_ms(mean(rows, "inference_seconds_unmerged")),
-        fmt.get_ms(mean(rows, "inference_seconds_merged")),
-        get_percent(mean(rows, "unmerged_overhead_percent")), get_percent(mean(rows, "merged_overhead_percent")),
+        fmt.get_ms(mean(rows, "inference_seconds_base")), fmt.get_ms(mean(rows, "inference_seconds_base_plain")),
+        fmt.get_ms(mean(rows, "inference_seconds_unmerged")), fmt.get_ms(mean(rows, "inference_seconds_merged")),
+        get_percent(mean(rows, "unmerged_overhead_percent")), get_merged_percent_cell(rows),
         get_merge_cell(rows),
         get_pair(rows, "decode_unmerged_b1_tokens_per_second", "decode_merged_b1_tokens_per_second"),
         get_pair(rows, "decode_unmerged_b8_tokens_per_second", "decode_merged_b8_tokens_per_second"),
@@ -208,15 +238,18 @@ def get_mean_and_spread(values: list[float]) -> tuple[float, float, bool]:
     return m, half, len(values) > 1 and half >= abs(m)
 
 
-def get_overhead_text(values: list[float]) -> str:
+def get_overhead_text(values: list[float], base: str = "the base model") -> str:
     """Latency over the base model in words: "2.0% slower than the base model", "5.6% faster", or,
     where several runs spread wider than their mean, "within noise of the base model (-5.6% ± 9.1)"."""
     if not values:
         return fmt.DASH
     m, half, within = get_mean_and_spread(values)
     if within:
-        return f"within noise of the base model ({m:+.1f}% ± {half:.1f}, 95% over {len(values)} runs)"
-    return f"{abs(m):.1f}% {'slower' if m > 0 else 'faster'} than the base model" if m else "as fast as the base model"
+        return f"within noise of {base} ({m:+.1f}% ± {half:.1f}, 95% over {len(values)} runs)"
+    return f"{abs(m):.1f}% {'slower' if m > 0 else 'faster'} than {base}" if m else f"as fast as {base}"
+
+
+WRAPPED_BASE = "the base model with its adapter switched off, timed apart"
 
 
 def get_loss_text(points: list[float]) -> str:
@@ -239,8 +272,10 @@ def get_claims(rows: list[Row]) -> list[str]:
         if not runs:
             lines.append(f"{claim}: not measured in this run.")
             continue
+        values, plain = get_merged_overheads(runs)
+        runs = [r for r in runs if has_plain_base(r) is plain]  # the runs the merged text is about
         where = ", ".join(sorted({f"{r.dataset}/{r.model}/{r.hardware}" for r in runs}))
-        merged = get_overhead_text([r.extra["merged_overhead_percent"] for r in runs])
+        merged = get_overhead_text(values, "the base model" if plain else WRAPPED_BASE)
         unmerged = get_overhead_text([v for r in runs if fmt.is_num(v := r.extra.get("unmerged_overhead_percent"))])
         lines.append(f"{claim}: merged, {merged} (unmerged, {unmerged}); {len(runs)} run(s): {where}.")
     runs = [r for r in rows if get_base(r.method) == "qlora"
@@ -282,7 +317,10 @@ def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse |
                                                          key=lambda g: (get_base(g[1]) != REFERENCE, g[1:]))]
         title, columns, table = get_shown_columns(dataset, COLUMNS, [make_row(g) for g in groups])
         section = CostSection(dataset, columns, table, title=title, notes=[
-            "Latency: median seconds per inference batch; base = the adapter switched off; +% against the base.",
+            "Latency: median seconds per inference batch; base = the adapter switched off (peft's wrappers still "
+            "in the path), timed interleaved with unmerged; plain base = the adapter removed (peft unload), timed "
+            "interleaved with merged. Unmerged +% against the base, merged +% against the plain base "
+            f"({WRAPPED_MARK}: against the base, timed apart, where a run had no plain base).",
             "Energy: NVML's whole-GPU counter (other processes count too); a dash with a reason where it was not "
             "measurable (no GPU, or a phase shorter than the counter's refresh).",
             "Forgetting: loss on held-out general text after training minus with the adapter off (nats per token; "

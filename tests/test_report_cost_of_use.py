@@ -50,7 +50,8 @@ def test_table_rows_and_claims(rows):
     section = make_cost_of_use(rows, with_plots=True)
     table = {r[0]: dict(zip(section.sections[0].columns, r)) for r in section.sections[0].rows}
     assert list(table) == ["lora", "hira", "lora_prune", "qlora"]  # LoRA first, the reference
-    assert table["lora"]["merged ms"] == "10.20" and table["lora"]["merged +%"] == "+2.0"
+    assert table["lora"]["merged ms"] == "10.20" and table["lora"]["merged +%"] == "+2.0 †"  # no plain base
+    assert "plain base ms" not in section.sections[0].columns  # older results: no run timed one
     assert table["lora"]["merged = unmerged"].startswith("yes")
     assert table["hira"]["merged = unmerged"].startswith("NO")
     assert table["qlora"]["merged = unmerged"] == "not merged: 4-bit base"
@@ -60,8 +61,8 @@ def test_table_rows_and_claims(rows):
     assert table["lora"]["time to floor (s, step)"] == "6.00 s, step 16"
     assert table["lora"]["forgetting"].startswith("+0.050")
     claims = section.claims
-    assert claims[0].endswith("merged, 2.0% slower than the base model (unmerged, 20.0% slower than the base "
-                              "model); 1 run(s): sst2_instruct/smollm2-135m/gpu.")
+    assert claims[0].endswith("merged, 2.0% slower than the base model with its adapter switched off, timed apart "
+                              "(unmerged, 20.0% slower than the base model); 1 run(s): sst2_instruct/smollm2-135m/gpu.")
     assert "merged, 4.0% slower" in claims[1]
     assert claims[2].startswith("QLoRA merged and re-quantised to 4-bit loses 2.00 accuracy points")
     assert "(de-quantised bf16 merge: loses 0.50 accuracy points)" in claims[2]
@@ -114,3 +115,31 @@ def test_a_language_model_shows_perplexity_and_a_missing_forgetting_is_a_note(tm
     assert table["lora"]["quality"] == "perplexity 11.42"
     assert "forgetting" not in section.columns  # every cell a dash: the column is left out
     assert "Forgetting not measured (trained on the general text itself): 2 run(s)." in section.notes
+
+
+PLAIN = {**MERGED, "inference_seconds_base_plain": 0.0095, "inference_seconds_merged": 0.0096,
+         "merged_overhead_percent": 100 * (0.0096 / 0.0095 - 1), "merged_overhead_vs_wrapped_percent": -4.0,
+         "merged_leftover_modules": 0}
+
+
+def test_merged_overhead_is_against_the_plain_base_where_there_is_one(tmp_path):
+    """A run with a plain base shows it and its merged +% against it; a run without one (its
+    reason in the notes) and an older run keep theirs against the wrapped base, marked."""
+    benches = [make_bench("lora", **PLAIN), make_bench("hira", **MERGED),
+               make_bench("ia3", **{**MERGED, "inference_seconds_base_plain": None,
+                                    "base_plain_reason": "copy failed: OutOfMemoryError"})]
+    path = tmp_path / "plain.json"
+    path.write_text(json.dumps({"machine_info": {}, "commit_info": {}, "datetime": "2026-12-06T10:00:00",
+                                "version": "5.3.1", "benchmarks": benches}))
+    rows = load([path])
+    cost = make_cost_of_use(rows, with_plots=False)
+    section = cost.sections[0]
+    table = {r[0]: dict(zip(section.columns, r)) for r in section.rows}
+    assert table["lora"]["plain base ms"] == "9.50" and table["lora"]["base ms"] == "10.00"
+    assert table["lora"]["merged +%"] == "+1.1"
+    assert table["hira"]["merged +%"] == "+2.0 †" and table["ia3"]["merged +%"] == "+2.0 †"
+    assert table["hira"]["plain base ms"] == "—"
+    assert "Plain base not measured (copy failed: OutOfMemoryError): 1 run(s)." in section.notes
+    assert cost.claims[0].startswith('LoRA: "no additional inference latency" once merged (Hu et al., 2022): merged, '
+                                     "1.1% slower than the base model (unmerged")
+    assert 'id="cost-of-use"' in render(summarize(rows, with_plots=False))
