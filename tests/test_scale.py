@@ -86,6 +86,20 @@ def test_scale_cases_cover_every_method_and_shape_and_keep_old_ids():
         assert c.floor == FLOORS[("wikitext2", "scale")] and c.floor.metric == "loss_decrease"
 
 
+def test_an_80_gb_card_runs_the_8b_peft_cases_and_full_ft_asks_for_more():
+    """H100 and A100 80GB report 79.2-79.6 GiB: every 8B PEFT case runs there (one that outgrows
+    the card ends oom); full fine-tuning's measured 126 GiB asks for a larger card, and skips."""
+    from fixtures.run.hardware import get_unmet_need, probe
+
+    h100 = dataclasses.replace(probe(), gpu_gib=79.2, cuda=True)
+    eight = [c for c in CASES if c.tier == "scale" and c.model == "llama-8b" and c.hardware == "gpu"]
+    assert len(eight) > len(METHODS)  # every method, and the 8B variants
+    for c in eight:
+        unmet = get_unmet_need(h100, needs_cuda=True, min_gpu_gib=c.min_gpu_gib, needs_bnb=False)
+        assert (unmet is None) == (c.method != "full_ft"), (c.id, unmet)
+    assert {c.min_gpu_gib for c in eight if c.method == "full_ft"} == {130}
+
+
 def test_each_part_of_a_variant_is_a_marker():
     """-m "scale and gpu and not liger" leaves out exactly the cases that need liger-kernel."""
     def names(case):
