@@ -1,7 +1,8 @@
 """Pieces shared by the method modules: target modules per architecture and default hooks.
 
 A method module exposes ``Config`` and ``apply(model, cfg, *, task_type)``; it may
-also define ``penalty``, ``after_step``, ``make_optimizer``, ``stats`` and ``set_context``.
+also define ``penalty``, ``after_step``, ``make_optimizer``, ``stats``, ``set_context`` and
+``before_merge`` (what to take off the trained model before it is merged for inference).
 ``Method`` fills in the defaults (``HOOKS``) for the hooks a module leaves out, so a
 module defines only what it changes.
 """
@@ -48,10 +49,6 @@ def normalize_targets(cfg) -> None:
     command line) is one module name, not a sequence of letters."""
     value = cfg.target_modules
     object.__setattr__(cfg, "target_modules", (value,) if isinstance(value, str) else tuple(value))
-
-
-class MethodUnavailable(RuntimeError):
-    """The installed libraries lack what a method needs (e.g. an older peft): its cases skip."""
 
 
 def get_owner(cls) -> str:
@@ -169,7 +166,7 @@ def weight_sparsity(model: torch.nn.Module, cfg=None) -> dict:
 
 
 HOOKS = {"make_optimizer": adamw, "penalty": no_penalty, "after_step": no_after_step, "stats": weight_sparsity,
-         "set_context": None}
+         "set_context": None, "before_merge": None}
 
 
 class Method:

@@ -124,6 +124,7 @@ class State:
     estimator_seconds: float = 0.0
     reference_gradient: bool = False
     handles: list = field(default_factory=list)
+    patched: list = field(default_factory=list)  # the modules whose forward ``install`` replaced
 
     def part(self, label: str):
         """A profiler range around one part of the sliced computation (only while profiling)."""
@@ -365,6 +366,7 @@ def account(state: State, *, sparse: bool) -> None:
 
 def install(model, blocks: list, targets: list, *, state: State) -> None:
     """Replace the forwards and hook the decoder stack to reset selections and note the batch shape."""
+    state.patched = [module for module, *_ in targets]
     for module, role, block, parts in targets:
         if role == "mlp":
             module.forward = make_mlp_forward(module, parts, block=block, state=state)
@@ -396,3 +398,12 @@ def install(model, blocks: list, targets: list, *, state: State) -> None:
         stack.register_forward_pre_hook(before_forward, with_kwargs=True),
         stack.register_forward_hook(after_forward, with_kwargs=True),
     ]
+
+
+def uninstall(state: State) -> None:
+    """Undo ``install``: every replaced forward back to its class's, the stack's hooks removed."""
+    for module in state.patched:
+        module.__dict__.pop("forward", None)
+    for handle in state.handles:
+        handle.remove()
+    state.patched, state.handles = [], []

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from methods._common import check_fraction, check_positive, weight_sparsity
-from methods._sparselora_layers import ARCHITECTURES, State, account, get_layers, install, make_blocks
+from methods._sparselora_layers import ARCHITECTURES, State, account, get_layers, install, make_blocks, uninstall
 from methods._sparselora_presets import PAPER_LORA, PRESETS, get_preset_peak, get_preset_schedule  # noqa: F401
 from methods.lora import Config as LoraConfig
 from methods.lora import apply as apply_lora
@@ -209,6 +209,12 @@ def after_step(model: torch.nn.Module, cfg: Config, *, step: int, total_steps: i
     else:
         state.dense_steps += 1
     state.active = step >= math.ceil(cfg.dense_warmup * total_steps)
+
+
+def before_merge(model: torch.nn.Module, cfg: Config) -> None:
+    """Take SparseLoRA's training machinery off (its replaced forwards and hooks): inference ran
+    dense already, so what is left is plain peft LoRA, which merges into the plain base model."""
+    uninstall(get_state(model))
 
 
 def get_phase(model: torch.nn.Module, cfg: Config) -> str:

@@ -60,9 +60,12 @@ def test_merged_logits_equal_unmerged(name, kind):
         assert obstacle, f"{name} must say why it cannot merge"
         return
     assert obstacle is None, obstacle
+    if method.before_merge is not None:
+        method.before_merge(model, cfg)
     merged = merge.merge(model, method, cfg)
     assert not any("lora_" in n or "hira_" in n for n, _ in merged.named_modules()), "adapter layers left behind"
     assert merge.get_leftover_modules(merged) == [], f"{name}: peft tuner layers left in the merged model"
+    assert merge.get_patched_forwards(merged) == [], f"{name}: forwards replaced per instance in the merged model"
     with torch.inference_mode():
         diff = (merged(**BATCH).logits - reference).abs().max().item()
     assert diff <= merge.get_tolerance(reference, "fp32"), f"{name}: merged logits differ by {diff}"
@@ -154,16 +157,26 @@ def test_a_copy_that_fails_falls_back_to_merging_in_place(monkeypatch):
     assert record["merged_logits_equal"] and record["merged_overhead_percent"] is not None
 
 
-def test_sparselora_keeps_its_forwards_so_it_is_not_copied():
-    """SparseLoRA replaces its projections' forwards per instance: a deep copy would share those
-    closures (and through them the original's weights), so it gives no plain base, and its merged
-    model still runs them."""
+def test_sparselora_takes_its_forwards_off_before_the_merge():
+    """SparseLoRA replaces its projections' forwards per instance (a deep copy would share those
+    closures, so they block a plain base); its ``before_merge`` takes them and its hooks off, so it
+    is timed against the plain base and its merged model is the plain one, with the same logits."""
     model, method, cfg = make_adapted("sparselora", "CAUSAL_LM")
     assert "forward replaced per instance" in merge.get_plain_base_obstacle(model, method)
     record = CostOfUse(make_run(model, method, cfg, kind="CAUSAL_LM"), device=CPU, precision=nullprecision,
                        tier_data="synthetic").measure()
-    assert "forward replaced per instance" in record["base_plain_reason"]
-    assert record["merged_leftover_modules"] == 0 and record["merged_patched_forwards"] > 0
+    assert "base_plain_reason" not in record and record["inference_seconds_base_plain"] > 0
+    assert record["merged_leftover_modules"] == 0 and record["merged_patched_forwards"] == 0
+    assert record["merged_logits_equal"], record["merged_max_abs_diff"]
+
+
+def test_sparselora_before_merge_leaves_plain_lora():
+    """Nothing of SparseLoRA's training path is left: no replaced forward, no hook on the stack."""
+    model, method, cfg = make_adapted("sparselora", "CAUSAL_LM")
+    assert merge.get_patched_forwards(model)
+    method.before_merge(model, cfg)
+    assert merge.get_patched_forwards(model) == []
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 
 def test_cost_of_use_record_for_a_causal_lm():
