@@ -263,8 +263,13 @@ def get_loss_text(points: list[float]) -> str:
     return f"{'loses' if m > 0 else 'gains'} {abs(m):.2f} accuracy points"
 
 
+def get_setup(row: Row) -> str:
+    return f"{row.dataset}/{row.model}/{row.hardware}"
+
+
 def get_claims(rows: list[Row]) -> list[str]:
-    """One line per claim, from the runs that measured it (means over every such run)."""
+    """One line per claim, from the runs that measured it: per setup (dataset, model, hardware),
+    the mean over its runs (seeds); setups are not pooled, as their latencies differ in kind."""
     lines = []
     for method, claim in CLAIMS.items():
         runs = [r for r in rows if get_base(r.method) == method  # any variant: lora+tuned merges as LoRA
@@ -272,12 +277,16 @@ def get_claims(rows: list[Row]) -> list[str]:
         if not runs:
             lines.append(f"{claim}: not measured in this run.")
             continue
-        values, plain = get_merged_overheads(runs)
+        _, plain = get_merged_overheads(runs)
         runs = [r for r in runs if has_plain_base(r) is plain]  # the runs the merged text is about
-        where = ", ".join(sorted({f"{r.dataset}/{r.model}/{r.hardware}" for r in runs}))
-        merged = get_overhead_text(values, "the base model" if plain else WRAPPED_BASE)
-        unmerged = get_overhead_text([v for r in runs if fmt.is_num(v := r.extra.get("unmerged_overhead_percent"))])
-        lines.append(f"{claim}: merged, {merged} (unmerged, {unmerged}); {len(runs)} run(s): {where}.")
+        base = "the base model" if plain else WRAPPED_BASE
+        parts = []
+        for setup in sorted({get_setup(r) for r in runs}):
+            group = [r for r in runs if get_setup(r) == setup]
+            merged = get_overhead_text([r.extra["merged_overhead_percent"] for r in group], base)
+            unmerged = get_overhead_text([v for r in group if fmt.is_num(v := r.extra.get("unmerged_overhead_percent"))])
+            parts.append(f"{setup}: merged, {merged} (unmerged, {unmerged}), {len(group)} run(s)")
+        lines.append(f"{claim}: " + "; ".join(parts) + ".")
     runs = [r for r in rows if get_base(r.method) == "qlora"
             and fmt.is_num(r.extra.get("merge_requant_4bit_accuracy")) and fmt.is_num(r.extra.get("accuracy"))]
     if runs:
@@ -287,7 +296,7 @@ def get_claims(rows: list[Row]) -> list[str]:
         lines.append(f"QLoRA merged and re-quantised to 4-bit {get_loss_text(lost)} against the unmerged adapter "
                      f"(de-quantised bf16 merge: {get_loss_text(dequant) if dequant else fmt.DASH}), "
                      f"mean of {len(runs)} run(s): "
-                     f"{', '.join(sorted({f'{r.dataset}/{r.model}/{r.hardware}' for r in runs}))}.")
+                     f"{', '.join(sorted({get_setup(r) for r in runs}))}.")
     else:
         lines.append("QLoRA merged and re-quantised: not measured in this run.")
     return lines

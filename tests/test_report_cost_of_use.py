@@ -61,8 +61,8 @@ def test_table_rows_and_claims(rows):
     assert table["lora"]["time to floor (s, step)"] == "6.00 s, step 16"
     assert table["lora"]["forgetting"].startswith("+0.050")
     claims = section.claims
-    assert claims[0].endswith("merged, 2.0% slower than the base model with its adapter switched off, timed apart "
-                              "(unmerged, 20.0% slower than the base model); 1 run(s): sst2_instruct/smollm2-135m/gpu.")
+    assert claims[0].endswith("sst2_instruct/smollm2-135m/gpu: merged, 2.0% slower than the base model with its "
+                              "adapter switched off, timed apart (unmerged, 20.0% slower than the base model), 1 run(s).")
     assert "merged, 4.0% slower" in claims[1]
     assert claims[2].startswith("QLoRA merged and re-quantised to 4-bit loses 2.00 accuracy points")
     assert "(de-quantised bf16 merge: loses 0.50 accuracy points)" in claims[2]
@@ -140,6 +140,21 @@ def test_merged_overhead_is_against_the_plain_base_where_there_is_one(tmp_path):
     assert table["hira"]["merged +%"] == "+2.0 †" and table["ia3"]["merged +%"] == "+2.0 †"
     assert table["hira"]["plain base ms"] == "—"
     assert "Plain base not measured (copy failed: OutOfMemoryError): 1 run(s)." in section.notes
-    assert cost.claims[0].startswith('LoRA: "no additional inference latency" once merged (Hu et al., 2022): merged, '
-                                     "1.1% slower than the base model (unmerged")
+    assert cost.claims[0].startswith('LoRA: "no additional inference latency" once merged (Hu et al., 2022): '
+                                     "sst2_instruct/smollm2-135m/gpu: merged, 1.1% slower than the base model (unmerged")
     assert 'id="cost-of-use"' in render(summarize(rows, with_plots=False))
+
+
+def test_claims_keep_each_setup_apart(tmp_path):
+    """Two setups are two numbers, not one interval pooled over runs that differ in kind."""
+    plain = {**MERGED, "inference_seconds_base_plain": 0.010}
+    benches = [make_bench("lora", **{**plain, "merged_overhead_percent": -3.1}),
+               make_bench("lora", **{**plain, "merged_overhead_percent": -0.1}, model="minilm-l6", dataset="sst2",
+                          case_id="lora-sst2-real-gpu-seed0")]
+    path = tmp_path / "setups.json"
+    path.write_text(json.dumps({"machine_info": {}, "commit_info": {}, "datetime": "2026-12-05T10:00:00",
+                                "version": "5.3.1", "benchmarks": benches}))
+    claims = make_cost_of_use(load([path]), with_plots=False).claims
+    assert "sst2/minilm-l6/gpu: merged, 0.1% faster than the base model" in claims[0]
+    assert "sst2_instruct/smollm2-135m/gpu: merged, 3.1% faster than the base model" in claims[0]
+    assert "within noise" not in claims[0]
