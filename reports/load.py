@@ -96,21 +96,40 @@ class Row:
         return self.status in MEASURED_STATUSES
 
 
-def get_default_input(root: str | Path = ".") -> Path:
-    """The newest saved run under ``root/.benchmarks`` (by modification time); the journal
-    of a killed run counts as a saved run (its finished cases are recovered from it)."""
-    folder = Path(root, ".benchmarks")
+def get_newest_saved(folder: Path) -> Path | None:
+    """The newest run saved in a pytest-benchmark storage folder (``MACHINE/NNNN_*.json``, by
+    modification time), the journal of a killed run counting as one; None when it holds none."""
     files = sorted([*folder.glob("*/*.json"), *folder.glob(f"*/{JOURNAL_PATTERN}")], key=lambda p: p.stat().st_mtime)
-    if not files:
+    return files[-1] if files else None
+
+
+def get_default_input(root: str | Path = ".") -> Path:
+    """The newest saved run under ``root/.benchmarks``; the journal of a killed run counts as a
+    saved run (its finished cases are recovered from it)."""
+    newest = get_newest_saved(Path(root, ".benchmarks"))
+    if newest is None:
         raise ReportInputError(
             f"no results given and none saved under {Path(root, '.benchmarks')}; run "
             "`pytest bench -m smoke --benchmark-autosave` or pass RESULT.json"
         )
-    return files[-1]
+    return newest
+
+
+def resolve_folder(folder: Path) -> Path:
+    """A folder given as a result: the newest run saved in it as a storage folder (what
+    ``--benchmark-storage=FOLDER`` wrote), else a usage error saying what to pass."""
+    newest = get_newest_saved(folder)
+    if newest is not None:
+        return newest
+    inside = sorted(p.name for p in folder.glob("*.json"))[:3]
+    hint = f" (it holds {', '.join(inside)}{', ...' if len(inside) == 3 else ''}: pass them, e.g. {folder}/*.json)" \
+        if inside else ""
+    raise ReportInputError(f"{folder}: a folder with no saved run (MACHINE/NNNN_*.json) in it{hint}")
 
 
 def resolve_run(ref: str, root: str | Path = ".") -> Path:
-    """A path, or a saved run id like ``0001`` looked up under ``root/.benchmarks``."""
+    """A path, a storage folder (its newest saved run), or a saved run id like ``0001`` looked up
+    under ``root/.benchmarks``."""
     if RUN_ID.match(ref) and not Path(ref).exists():
         found = sorted(Path(root, ".benchmarks").glob(f"*/{ref}_*.json"))
         if not found:
@@ -118,7 +137,7 @@ def resolve_run(ref: str, root: str | Path = ".") -> Path:
         if len(found) > 1:
             raise ReportInputError(f"run id {ref} is ambiguous: {', '.join(map(str, found))}; pass the path")
         return found[0]
-    return Path(ref)
+    return resolve_folder(Path(ref)) if Path(ref).is_dir() else Path(ref)
 
 
 def read_json(path: Path) -> dict:

@@ -71,3 +71,21 @@ def test_default_input_is_newest_saved_run(tmp_path):
     assert resolve_run(str(MULTI), tmp_path) == MULTI
     with pytest.raises(ReportInputError, match="no saved run 0009"):
         resolve_run("0009", tmp_path)
+
+
+def test_a_storage_folder_given_as_a_result_is_its_newest_run(tmp_path):
+    """``--benchmark-storage=DIR`` then ``python -m reports DIR``: the newest run saved there; a
+    folder without saved runs is a usage error naming what it holds."""
+    storage = tmp_path / "store"
+    folder = storage / "Linux-CPython-3.11-64bit"
+    folder.mkdir(parents=True)
+    old, new = folder / "0001_a.json", folder / "0002_b.json"
+    old.write_text("{}")
+    new.write_text("{}")
+    os.utime(old, (1, 1))
+    assert resolve_run(str(storage), tmp_path) == new
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "run.json").write_text("{}")
+    with pytest.raises(ReportInputError, match=r"no saved run .*\(it holds run.json: pass them, e.g. .*flat/\*\.json\)"):
+        resolve_run(str(flat), tmp_path)
