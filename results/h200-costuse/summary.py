@@ -1,7 +1,8 @@
 """Usage: python results/h200-costuse/summary.py RESULT.json [...]
 
-One line per case of the cost-of-use run: status and quality, inference latency with the
-adapter off / unmerged / merged (ms per batch, +% against the base), whether the merged
+One line per case of the cost-of-use run: status and quality, inference latency (ms per
+batch) with the adapter off / unmerged (timed together), then the plain base / merged (timed
+together; +% of merged against the plain base, or the adapter-off base without one), whether the merged
 logits matched, decoding tokens/s (batch 1 and 8, unmerged / merged), GPU energy, time to
 the floor and forgetting. Reads the benchmark JSON only.
 """
@@ -27,9 +28,11 @@ def line(e: dict) -> str:
              f"no merge ({(e.get('merge_unsupported_reason') or '-')[:40]})")
     parts = [
         f"{e.get('case_id')}: {e.get('status')} {metric} {num(e.get(metric), 4)}",
-        f"infer ms base/unm/merged {num(e.get('inference_seconds_base'), 4, 1e3)}/"
-        f"{num(e.get('inference_seconds_unmerged'), 4, 1e3)}/{num(e.get('inference_seconds_merged'), 4, 1e3)}"
-        f" (unm {pct(e.get('unmerged_overhead_percent'))}, merged {pct(e.get('merged_overhead_percent'))})",
+        f"infer ms base/unm | plain/merged {num(e.get('inference_seconds_base'), 4, 1e3)}/"
+        f"{num(e.get('inference_seconds_unmerged'), 4, 1e3)} | {num(e.get('inference_seconds_base_plain'), 4, 1e3)}/"
+        f"{num(e.get('inference_seconds_merged'), 4, 1e3)}"
+        f" (unm vs base {pct(e.get('unmerged_overhead_percent'))}, merged vs "
+        f"{'plain' if e.get('inference_seconds_base_plain') else 'base'} {pct(e.get('merged_overhead_percent'))})",
         merge,
     ]
     if "decode_unmerged_b1_tokens_per_second" in e:
