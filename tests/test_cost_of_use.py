@@ -32,11 +32,11 @@ def make_llama(kind: str):
     return (LlamaForCausalLM if kind == "CAUSAL_LM" else LlamaForSequenceClassification)(config)
 
 
-def make_adapted(name: str, kind: str):
-    """A tiny Llama with ``name`` applied at the tiny tier's options, its trained weights perturbed
-    (an untrained LoRA or HiRA adds zero, which any merge would pass)."""
+def make_adapted(name: str, kind: str, **options):
+    """A tiny Llama with ``name`` applied at the tiny tier's options (and ``options``), its trained
+    weights perturbed (an untrained LoRA or HiRA adds zero, which any merge would pass)."""
     method = get_method(name)
-    cfg = config_from_dict(method.Config, TIERS["tiny"].options.get(name, {}))
+    cfg = config_from_dict(method.Config, {**TIERS["tiny"].options.get(name, {}), **options})
     model = method.apply(make_llama(kind), cfg, task_type=kind)
     torch.manual_seed(1)
     with torch.no_grad():
@@ -71,12 +71,15 @@ def test_merged_logits_equal_unmerged(name, kind):
     assert diff <= merge.get_tolerance(reference, "fp32"), f"{name}: merged logits differ by {diff}"
 
 
-def test_qlora_routes_score_both_ways():
-    pytest.importorskip("bitsandbytes")
-    model, method, cfg = make_adapted("qlora", "CAUSAL_LM")
+@pytest.mark.parametrize("backend", ["bitsandbytes", "torchao"])
+def test_qlora_routes_score_both_ways(backend):
+    pytest.importorskip(backend)
+    model, method, cfg = make_adapted("qlora", "CAUSAL_LM", backend=backend)
+    assert merge.get_merge_obstacle(model, method).startswith("4-bit base")
     with torch.inference_mode():
         reference = model(**BATCH).logits
     quant = merge.get_quant_settings(model)
+    assert quant["backend"] == backend
     plain = merge.get_dequantized_merge(model)
     assert not merge.is_4bit(plain) and next(plain.parameters()).dtype == torch.bfloat16
     with torch.inference_mode():
