@@ -170,7 +170,8 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
     for r in rows:  # like with like, as in the verdict: a two-rank LoRA is not the one-rank reference
         groups[get_scope_key(r)].append(r)
     section = FrontierSection()
-    for (dataset, model, hardware, tier, world, _), group in sorted(groups.items()):
+    for key, group in sorted(groups.items()):
+        dataset, model, hardware, tier, world, _, device = key
         names = {r.method for r in group}  # plain LoRA, else a LoRA variant every case shares ("lora+tuned")
         ref_name = REFERENCE if REFERENCE in names else min((m for m in names if get_base(m) == REFERENCE),
                                                              default=REFERENCE)
@@ -192,7 +193,8 @@ def make_frontier_section(rows: list[Row], *, with_plots: bool = True) -> Fronti
             if not points:
                 continue
             shown = "accuracy (%)" if metric == "accuracy" else metric
-            where = f"{dataset} · {model} · {hardware} / {tier}" + (f" · {world} ranks" if world > 1 else "")
+            gpu = f" ({device})" if device and sum(k[:6] == key[:6] for k in groups) > 1 else ""  # two GPUs, two frontiers
+            where = f"{dataset} · {model} · {hardware}{gpu} / {tier}" + (f" · {world} ranks" if world > 1 else "")
             frontier = Frontier(method, where, shown, reference, points,
                                 get_sentence(method, points, metric, reference))
             if with_plots:

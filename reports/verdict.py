@@ -81,9 +81,16 @@ def is_cost_only(row: Row) -> bool:
     return row.extra.get("weights") == COST_ONLY or (row.extra.get("protocol") or {}).get("weights") == COST_ONLY
 
 
+def get_device(row: Row) -> str:
+    """The GPU a run's file names (its machine_info), "" on the CPU or where none is named."""
+    return str(row.source.machine_info.get("gpu") or "") if row.hardware == "gpu" else ""
+
+
 def get_scope_key(row: Row) -> tuple:
-    """What a comparison shares: dataset, model, hardware, tier, ranks and the data protocol."""
-    return (row.dataset, row.model, row.hardware, row.tier, ranks.get_world_size(row.extra), protocols.get_data_key(row))
+    """What a comparison shares: dataset, model, hardware, tier, ranks, the data protocol and the GPU
+    (step times and memory from two GPU models are not compared)."""
+    return (row.dataset, row.model, row.hardware, row.tier, ranks.get_world_size(row.extra), protocols.get_data_key(row),
+            get_device(row))
 
 
 def get_entry_key(row: Row) -> tuple:
@@ -339,12 +346,15 @@ def make_verdict(dataset: str, scope: str, entries: dict) -> Verdict:
 
 
 def get_scope_labels(scopes: list[tuple]) -> dict:
-    """scope key -> "model · hardware · tier[ · N ranks][ · what differs in the data protocol]"."""
+    """scope key -> "model · hardware[ (GPU)] · tier[ · N ranks][ · what differs in the data protocol]";
+    the GPU is named where another scope differs from this one only in its GPU."""
     out = {}
     for key in scopes:
-        dataset, model, hardware, tier, world, data = key
-        parts = [model, hardware, tier] + ([f"{world} ranks"] if world > 1 else [])
-        same = [json.loads(k[5]) for k in scopes if k[:5] == key[:5] and k != key]
+        dataset, model, hardware, tier, world, data, device = key
+        other_gpu = any(k[:6] == key[:6] and k[6] != device for k in scopes)
+        parts = [f"{hardware} ({device})" if other_gpu and device else hardware]
+        parts = [model, *parts, tier] + ([f"{world} ranks"] if world > 1 else [])
+        same = [json.loads(k[5]) for k in scopes if k[:5] == key[:5] and k[6] == device and k != key]
         if same:
             parts.append(protocols.get_diff_text(json.loads(data), same))
         out[key] = " · ".join(parts)

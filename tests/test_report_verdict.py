@@ -46,6 +46,31 @@ def get_lines(verdict):
     return {line.label: line.text for line in verdict.lines}
 
 
+def test_runs_on_two_gpu_models_stay_apart_and_name_their_gpus(tmp_path):
+    """Step times from an H200 and an H100 are not compared: one block per GPU, each named."""
+    def gpu(entry):
+        info = entry["extra_info"]
+        info.update(hardware="gpu", case_id=info["case_id"].replace("-cpu", "-gpu"))
+        entry["name"] = f"test_finetune[{info['case_id']}]"
+        return entry
+
+    def on(name, gpu_name, entries):
+        path = write(tmp_path, entries, name=name)
+        data = json.loads(path.read_text())
+        data["machine_info"]["gpu"] = gpu_name
+        path.write_text(json.dumps(data))
+        return path
+
+    rows = load([on("a.json", "NVIDIA H200", [gpu(make_entry("lora", step=0.010)), gpu(make_entry("dora", step=0.012))]),
+                 on("b.json", "NVIDIA H100 80GB HBM3", [gpu(make_entry("miss", step=0.004))])])
+    scopes = {v.scope for v in get_verdicts(rows)}
+    assert scopes == {"tiny-llama · gpu (NVIDIA H200) · tiny", "tiny-llama · gpu (NVIDIA H100 80GB HBM3) · tiny"}
+    h100 = next(v for v in get_verdicts(rows) if "H100" in v.scope)
+    assert get_lines(h100)["miss"].startswith("miss: no LoRA run to compare with")  # not the H200's LoRA
+    one = load([on("c.json", "NVIDIA H200", [gpu(make_entry("lora")), gpu(make_entry("dora"))])])
+    assert {v.scope for v in get_verdicts(one)} == {"tiny-llama · gpu · tiny"}  # one GPU: not named
+
+
 def test_single_rank_and_two_rank_cases_of_one_method_stay_apart(tmp_path):
     # the two-rank LoRA is four times slower: averaged into one reference it would make qlora look fast
     rows = load([write(tmp_path, [
