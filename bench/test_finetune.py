@@ -252,6 +252,11 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     if costs:  # last: merging replaces the model
         record.update(costs.measure())
     record["load_average_end"] = get_load()
+    if device.type == "cuda":  # read again at the end: processes that started with this case count too
+        end = get_other_processes_gpu_bytes(device.index or 0)
+        record["gpu_other_processes_bytes_end"] = end
+        record["gpu_other_processes_bytes"] = max((v for v in (record["gpu_other_processes_bytes"], end) if v is not None),
+                                                  default=None)
     if not passed:  # one line: id, metric, value, floor and the floor's source (no test source)
         pytest.fail(message or f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value} "
                     f"(source: {case.floor_source})", pytrace=False)
