@@ -25,7 +25,7 @@ from fixtures.run.cost_of_use import CostOfUse
 from fixtures.run.energy import SCOPE, EnergyMeter, get_energy_record
 from fixtures.run.first_case import CASE as FIRST_CASE
 from fixtures.run.first_case import run_first
-from fixtures.run.hardware import get_load, get_other_processes_gpu_bytes, get_unmet_need
+from fixtures.run.hardware import get_load, get_most_held, get_other_processes_gpu_bytes, get_unmet_need
 from fixtures.run.isolation import BUSY_BYTES, check_free, end_case
 from fixtures.run.measure import PeakMemory, release
 from fixtures.run.options import RUN_OPTIONS
@@ -255,8 +255,7 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
     if device.type == "cuda":  # read again at the end: processes that started with this case count too
         end = get_other_processes_gpu_bytes(device.index or 0)
         record["gpu_other_processes_bytes_end"] = end
-        record["gpu_other_processes_bytes"] = max((v for v in (record["gpu_other_processes_bytes"], end) if v is not None),
-                                                  default=None)
+        record["gpu_other_processes_bytes"] = get_most_held(record["gpu_other_processes_bytes"], end)
     if not passed:  # one line: id, metric, value, floor and the floor's source (no test source)
         pytest.fail(message or f"{case.id}: {case.floor.metric} {measured:.4f} misses floor {case.floor.value} "
                     f"(source: {case.floor_source})", pytrace=False)

@@ -189,6 +189,14 @@ def test_other_gpu_processes_degrade_to_unknown_without_a_driver():
     assert value is None or value >= 0
 
 
+def test_gpu_sharing_is_the_larger_reading_of_start_and_end():
+    """Six processes that start together each read 0 at their start; the end's reading counts too."""
+    from fixtures.run.hardware import get_most_held
+
+    assert get_most_held(0, 7 * 2**30) == 7 * 2**30 and get_most_held(5, None) == 5
+    assert get_most_held(None, None) is None
+
+
 def test_determinism_settings_are_read_not_changed():
     from fixtures.run.provenance import get_determinism
 
