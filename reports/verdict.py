@@ -352,8 +352,8 @@ def get_scope_labels(scopes: list[tuple]) -> dict:
     for key in scopes:
         dataset, model, hardware, tier, world, data, device = key
         other_gpu = any(k[:6] == key[:6] and k[6] != device for k in scopes)
-        parts = [f"{hardware} ({device})" if other_gpu and device else hardware]
-        parts = [model, *parts, tier] + ([f"{world} ranks"] if world > 1 else [])
+        named = f"{hardware} ({device})" if other_gpu and device else hardware
+        parts = [model, named, tier] + ([f"{world} ranks"] if world > 1 else [])
         same = [json.loads(k[5]) for k in scopes if k[:5] == key[:5] and k[6] == device and k != key]
         if same:
             parts.append(protocols.get_diff_text(json.loads(data), same))
