@@ -1,7 +1,7 @@
 """The "cost of use" section: what a fine-tuned model costs to run and to make, per dataset.
 
-Per method group (method, model, hardware, tier; means over seeds): quality; inference
-latency with the adapter off (base: peft's wrappers still in the path), removed (plain base,
+Per method group (method, model, hardware, tier and protocol, as in the summary tables; means
+over seeds): quality; inference latency with the adapter off (base: peft's wrappers still in the path), removed (plain base,
 peft's ``unload``), on (unmerged) and merged, the unmerged overhead against the base and the
 merged one against the plain base (timed interleaved with it; results without a plain base,
 older ones or those with ``base_plain_reason``, give it against the base, marked with a
@@ -17,7 +17,7 @@ Reads result rows only (``extra`` keys written by ``fixtures.run.cost_of_use``,
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from reports import fmt, noise, plots
+from reports import fmt, noise, plots, protocols
 from reports.labels import REFERENCE, get_base
 from reports.load import Row
 from reports.model import Plot
@@ -182,11 +182,13 @@ def get_merged_percent_cell(rows: list[Row]) -> str:
     return get_percent(sum(values) / len(values)) + ("" if plain else f" {WRAPPED_MARK}")
 
 
-def make_row(rows: list[Row]) -> list[str]:
+def make_row(rows: list[Row], label: str = "") -> list[str]:
+    """One group's cells; ``label`` names what sets its protocol apart from its peers' (as in the
+    summary tables: "eval_every=25")."""
     first = rows[0]
     metric, quality = get_quality(rows)
     return [
-        first.method, first.model, f"{first.hardware} / {first.tier}",
+        f"{first.method} [{label}]" if label else first.method, first.model, f"{first.hardware} / {first.tier}",
         f"{metric} {fmt.get_number(quality, 4)}",
         fmt.get_ms(mean(rows, "inference_seconds_base")), fmt.get_ms(mean(rows, "inference_seconds_base_plain")),
         fmt.get_ms(mean(rows, "inference_seconds_unmerged")), fmt.get_ms(mean(rows, "inference_seconds_merged")),
@@ -318,13 +320,15 @@ def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse |
     if not rows:
         return None
     by_dataset: dict = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        by_dataset[r.dataset][r.group].append(r)
+    for r in rows:  # seeds of one cell, as in the summary tables: runs of another protocol are another row
+        by_dataset[r.dataset][(*r.group, protocols.get_key(r))].append(r)
     sections = []
     for dataset in sorted(by_dataset):
-        groups = [by_dataset[dataset][g] for g in sorted(by_dataset[dataset],
-                                                         key=lambda g: (get_base(g[1]) != REFERENCE, g[1:]))]
-        title, columns, table = get_shown_columns(dataset, COLUMNS, [make_row(g) for g in groups])
+        labels = protocols.get_labels(by_dataset[dataset])
+        keys = sorted(by_dataset[dataset], key=lambda g: (get_base(g[1]) != REFERENCE, g[1:]))
+        groups = [by_dataset[dataset][g] for g in keys]
+        title, columns, table = get_shown_columns(dataset, COLUMNS, [make_row(by_dataset[dataset][g], labels[g])
+                                                                     for g in keys])
         section = CostSection(dataset, columns, table, title=title, notes=[
             "Latency: median seconds per inference batch; base = the adapter switched off (peft's wrappers still "
             "in the path), timed interleaved with unmerged; plain base = the adapter removed (peft unload), timed "

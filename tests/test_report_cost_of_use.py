@@ -158,3 +158,24 @@ def test_claims_keep_each_setup_apart(tmp_path):
     assert "sst2/minilm-l6/gpu: merged, 0.1% faster than the base model" in claims[0]
     assert "sst2_instruct/smollm2-135m/gpu: merged, 3.1% faster than the base model" in claims[0]
     assert "within noise" not in claims[0]
+
+
+def test_runs_of_another_protocol_are_another_row_named_by_what_differs(tmp_path):
+    """Two LoRA runs, one evaluated every 25 steps, stay apart (their time to floor and quality
+    differ in kind), each labelled as the summary tables label it; a seed of the same protocol
+    still joins its row."""
+    plain = {**MERGED, "inference_seconds_base_plain": 0.010}
+    every = {"settings": {"eval_every": 25}}
+    benches = [make_bench("lora", **{**plain, **every, "merged_overhead_percent": 5.6}),
+               make_bench("lora", **{**plain, **every, "merged_overhead_percent": 0.4, "seed": 1,
+                                     "case_id": "lora-sst2_instruct-real-gpu-seed1"}),
+               make_bench("lora", **{**plain, "settings": {"eval_every": 0}, "merged_overhead_percent": 0.3}),
+               make_bench("hira", **{**plain, "settings": {"eval_every": 0}, "merged_overhead_percent": 0.1})]
+    path = tmp_path / "protocols.json"
+    path.write_text(json.dumps({"machine_info": {}, "commit_info": {}, "datetime": "2026-12-05T10:00:00",
+                                "version": "5.3.1", "benchmarks": benches}))
+    section = make_cost_of_use(load([path]), with_plots=False).sections[0]
+    table = {r[0]: dict(zip(section.columns, r)) for r in section.rows}
+    assert set(table) == {"lora [eval_every=25]", "lora", "hira"}
+    assert table["lora [eval_every=25]"]["merged +%"] == "+3.0"  # the mean of its two seeds
+    assert table["lora"]["merged +%"] == "+0.3"
