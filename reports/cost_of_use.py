@@ -202,23 +202,24 @@ def make_row(rows: list[Row], label: str = "") -> list[str]:
     ]
 
 
-def make_curve_plot(groups: list[list[Row]], *, name: str) -> Plot | None:
-    """Quality against wall time (evaluations included) per method, one line per seed."""
+def make_curve_plot(groups: list[list[Row]], *, name: str, names: list[str] | None = None) -> Plot | None:
+    """Quality against wall time (evaluations included) per group, one line per seed; ``names``
+    are the groups' table names ("lora [eval_every=25]"), else their method."""
     series = [(rows, r) for rows in groups for r in rows if r.extra.get("quality_curve")]
     if not series:
         return None
     metric = series[0][1].extra.get("quality_curve_metric") or "accuracy"
     with plt.rc_context(plots.RC):
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
-        labelled = set()
         for i, rows in enumerate(groups):
             color = plots.COLORS[i % len(plots.COLORS)]
+            labelled = False
             for r in rows:
                 points = [(p["wall_seconds"], p[metric]) for p in r.extra.get("quality_curve") or []
                           if fmt.is_num(p.get("wall_seconds")) and fmt.is_num(p.get(metric))]
                 if points:
-                    label = f"{r.method} ({r.model})" if r.method not in labelled else None
-                    labelled.add(r.method)
+                    label = None if labelled else f"{names[i] if names else r.method} ({r.model})"
+                    labelled = True
                     ax.plot(*zip(*points), marker="o", markersize=3, color=color, linewidth=1.2, label=label)
         floor = series[0][1].extra.get("floor_value")
         if fmt.is_num(floor):
@@ -340,7 +341,7 @@ def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse |
             "positive = forgot), then the two losses.",
         ] + get_missing_reasons([r for g in groups for r in g]))
         if with_plots:
-            plot = make_curve_plot(groups, name=f"{dataset}-quality-time")
+            plot = make_curve_plot(groups, name=f"{dataset}-quality-time", names=[row[0] for row in table])
             section.plots = [plot] if plot else []
         sections.append(section)
     return CostOfUse(sections, get_claims(rows))

@@ -165,7 +165,8 @@ def test_runs_of_another_protocol_are_another_row_named_by_what_differs(tmp_path
     differ in kind), each labelled as the summary tables label it; a seed of the same protocol
     still joins its row."""
     plain = {**MERGED, "inference_seconds_base_plain": 0.010}
-    every = {"settings": {"eval_every": 25}}
+    curve = [{"step": 25, "wall_seconds": 2.0, "train_seconds": 1.0, "joules": None, "accuracy": 0.8}]
+    every = {"settings": {"eval_every": 25}, "quality_curve": curve}
     benches = [make_bench("lora", **{**plain, **every, "merged_overhead_percent": 5.6}),
                make_bench("lora", **{**plain, **every, "merged_overhead_percent": 0.4, "seed": 1,
                                      "case_id": "lora-sst2_instruct-real-gpu-seed1"}),
@@ -174,8 +175,9 @@ def test_runs_of_another_protocol_are_another_row_named_by_what_differs(tmp_path
     path = tmp_path / "protocols.json"
     path.write_text(json.dumps({"machine_info": {}, "commit_info": {}, "datetime": "2026-12-05T10:00:00",
                                 "version": "5.3.1", "benchmarks": benches}))
-    section = make_cost_of_use(load([path]), with_plots=False).sections[0]
+    section = make_cost_of_use(load([path]), with_plots=True).sections[0]
     table = {r[0]: dict(zip(section.columns, r)) for r in section.rows}
     assert set(table) == {"lora [eval_every=25]", "lora", "hira"}
+    assert "lora [eval_every=25] (smollm2-135m)" in section.plots[0].svg  # the curve's legend names its row
     assert table["lora [eval_every=25]"]["merged +%"] == "+3.0"  # the mean of its two seeds
     assert table["lora"]["merged +%"] == "+0.3"
