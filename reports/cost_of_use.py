@@ -1,14 +1,15 @@
 """The "cost of use" section: what a fine-tuned model costs to run and to make, per dataset.
 
 Per method group (method, model, hardware, tier and protocol, as in the summary tables; means
-over seeds): quality; inference latency with the adapter off (base: peft's wrappers still in the path), removed (plain base,
-peft's ``unload``), on (unmerged) and merged, the unmerged overhead against the base and the
-merged one against the plain base (timed interleaved with it; results without a plain base,
-older ones or those with ``base_plain_reason``, give it against the base, marked with a
-dagger), and whether the merged logits matched; decoding tokens/s at batch 1 and 8; GPU energy for training and per inference batch;
-time to the floor beside the step time; forgetting. A plot of quality against wall time from
-the runs with ``eval_every``. Then a short list checking the literature's claims against
-this run (LoRA and HiRA add no latency once merged; what QLoRA's merge costs in quality).
+over seeds): quality; inference latency with the adapter off (base: peft's wrappers still in the
+path), removed (plain base, peft's ``unload``), on (unmerged) and merged, the unmerged overhead
+against the base and the merged one against the plain base (timed interleaved with it; results
+without a plain base, older ones or those with ``base_plain_reason``, give it against the base,
+marked with a dagger), and whether the merged logits matched; decoding tokens/s at batch 1 and
+8; GPU energy for training and per inference batch; time to the floor beside the step time;
+forgetting. A plot of quality against wall time from the runs with ``eval_every``. Then a short
+list checking the literature's claims against this run (LoRA and HiRA add no latency once
+merged; what QLoRA's merge costs in quality).
 
 Reads result rows only (``extra`` keys written by ``fixtures.run.cost_of_use``,
 ``fixtures.run.energy`` and ``fixtures.training.quality_curve``).
@@ -188,7 +189,7 @@ def make_row(rows: list[Row], label: str = "") -> list[str]:
     first = rows[0]
     metric, quality = get_quality(rows)
     return [
-        f"{first.method} [{label}]" if label else first.method, first.model, f"{first.hardware} / {first.tier}",
+        plots.get_label(rows, False, label), first.model, f"{first.hardware} / {first.tier}",
         f"{metric} {fmt.get_number(quality, 4)}",
         fmt.get_ms(mean(rows, "inference_seconds_base")), fmt.get_ms(mean(rows, "inference_seconds_base_plain")),
         fmt.get_ms(mean(rows, "inference_seconds_unmerged")), fmt.get_ms(mean(rows, "inference_seconds_merged")),
@@ -328,8 +329,8 @@ def make_cost_of_use(rows: list[Row], *, with_plots: bool = True) -> CostOfUse |
         labels = protocols.get_labels(by_dataset[dataset])
         keys = sorted(by_dataset[dataset], key=lambda g: (get_base(g[1]) != REFERENCE, g[1:]))
         groups = [by_dataset[dataset][g] for g in keys]
-        title, columns, table = get_shown_columns(dataset, COLUMNS, [make_row(by_dataset[dataset][g], labels[g])
-                                                                     for g in keys])
+        cells = [make_row(g, labels[k]) for k, g in zip(keys, groups)]
+        title, columns, table = get_shown_columns(dataset, COLUMNS, cells)
         section = CostSection(dataset, columns, table, title=title, notes=[
             "Latency: median seconds per inference batch; base = the adapter switched off (peft's wrappers still "
             "in the path), timed interleaved with unmerged; plain base = the adapter removed (peft unload), timed "
