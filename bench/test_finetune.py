@@ -16,7 +16,7 @@ import torch
 
 from bench.matrix import CASES, TIERS, get_custom_cases, get_peft_config_cases
 from fixtures.data.datasets import DataError, DataUnavailable, get_custom_kind
-from fixtures.data.scale import get_loss_decrease
+from fixtures.data.scale import check_loss_fifths, get_loss_decrease
 from fixtures.models.real_models import ModelUnavailable
 from fixtures.models.shapes import COST_ONLY, SHAPES
 from fixtures.run import custom_floor
@@ -161,6 +161,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                               data_dir=run_options.get("data_dir")) if run.settings.cost_of_use else None
             if costs:
                 costs.before_training()
+            if case.floor.metric == "loss_decrease":  # before training, not after it
+                check_loss_fifths(run.settings.log_every, run.workload.total_steps)
             curve = None
             if run.settings.eval_every:  # time to quality (fixtures.training.quality_curve)
                 check_eval_every(run.settings.eval_every, run.workload.total_steps)

@@ -11,7 +11,8 @@ import torch
 from bench.matrix import CASES, PEFT_CONFIG_OPTIONS, TIERS, get_peft_config_cases
 from bench.method_options import EAGER_SETTINGS, SCALE_PEFT_LR, TINY_PEFT_OPTIONS
 from fixtures.models.models import make_tiny_model
-from fixtures.run.cases import get_footprint, set_trainable_dtype
+from fixtures.run.cases import get_footprint, move_stray_buffers, set_trainable_dtype
+from fixtures.training.breakdown import get_weight_bytes
 from fixtures.run.peft_configs import get_case_method, get_peft_configs
 from methods import METHODS, get_method
 from methods._common import HOOKS, MethodUnavailable
@@ -123,6 +124,26 @@ def test_shared_projections_take_the_trained_dtype(name):
     model(input_ids=ids, labels=ids).loss.backward()
     buffers = [b for m in model.modules() if type(m).__name__ == "BufferDict" for b in m._buffers.values()]
     assert buffers and all(b.dtype == torch.bfloat16 for b in buffers)
+
+
+def test_boft_permutations_follow_the_model_and_count_where_they_are():
+    """At llama-8b BOFT's permutation buffers (39 GB) stayed on the CPU under a CUDA model, were
+    copied to the GPU in every forward, and the breakdown counted them as GPU weights."""
+    method = get_method("boft")
+    model, _ = make_tiny_model("tiny-llama", kind="lm", num_labels=2, seed=0)
+    model = method.apply(model, method.Config(**TINY_PEFT_OPTIONS.get("boft", {})), task_type="CAUSAL_LM")
+    permutations = [m.boft_P for m in model.modules() if isinstance(getattr(m, "boft_P", None), torch.Tensor)]
+    total = sum(b.untyped_storage().nbytes() for b in permutations)
+    assert permutations and total > 0
+    on_cpu = get_weight_bytes(model, "cpu")
+    elsewhere = get_weight_bytes(model, "cuda")  # a CUDA run's view of a model left on the CPU
+    assert on_cpu["mem_off_device_bytes"] == 0 and elsewhere["mem_frozen_bytes"] == 0
+    assert elsewhere["mem_off_device_bytes"] == on_cpu["mem_frozen_bytes"] + on_cpu["mem_trainable_bytes"]
+    assert get_weight_bytes(model)["mem_frozen_bytes"] == on_cpu["mem_frozen_bytes"]
+    move_stray_buffers(model, torch.device("meta"))  # the model's device, as build_run passes it
+    assert all(m.boft_P.device.type == "meta" for m in model.modules()
+               if isinstance(getattr(m, "boft_P", None), torch.Tensor))
+    assert all(p.device.type == "cpu" for p in model.parameters())  # parameters are peft's to place
 
 
 def test_an_adapter_pruned_to_rank_zero_still_saves(monkeypatch):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.matrix import CASES, FLOORS, TIERS, Case
-from fixtures.data.scale import get_loss_decrease
+from fixtures.data.scale import check_loss_fifths, get_loss_decrease
 from fixtures.models.shapes import SHAPES, count_params, get_shape, get_shape_config, make_shape_model
 from fixtures.run.cases import build_run, set_seed
 from fixtures.run.options import check_model
@@ -119,6 +119,16 @@ def test_loss_decrease_from_readings():
     assert get_loss_decrease([[5, 4.0], [10, 3.0], [15, 3.0], [20, 2.0], [25, 2.0]], 25)["loss_decrease"] == 0.5
     with pytest.raises(ValueError, match="log_every"):
         get_loss_decrease([[5, 4.0], [10, 3.0]], 10)
+
+
+def test_readings_that_miss_the_fifths_are_refused_before_training():
+    """--set train.max_steps=12 at log_every 8 trained an 8B case for 5 minutes, then lost it."""
+    for log_every, steps in ((8, 40), (2, 10), (5, 25)):
+        check_loss_fifths(log_every, steps)
+    with pytest.raises(ValueError, match=r"log_every to one of \[1, 2, 4, 8\]"):
+        check_loss_fifths(3, 40)
+    with pytest.raises(ValueError, match="max_steps to a multiple of 5"):
+        check_loss_fifths(8, 12)
 
 
 def test_a_frozen_model_fails_the_floor_and_a_trained_one_passes():
