@@ -153,6 +153,11 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                 pytest.skip(str(e))
             record.update(model=run.model_name, config=dataclasses.asdict(run.cfg),
                           settings=dataclasses.asdict(run.settings), protocol=run.workload.protocol)
+            # settings that would fail the case only after it trained are refused here, before any scoring
+            if case.floor.metric == "loss_decrease":
+                check_loss_fifths(run.settings.log_every, run.workload.total_steps)
+            if run.settings.eval_every:
+                check_eval_every(run.settings.eval_every, run.workload.total_steps)
             precision = functools.partial(make_autocast, device, run.settings.autocast)  # eval as trained
             with precision():
                 zero_shot = run.task.kind in ("lm", "instruct")  # a causal LM scores before training too
@@ -161,11 +166,8 @@ def test_finetune(case, device, benchmark, run_options, request, unfinished_case
                               data_dir=run_options.get("data_dir")) if run.settings.cost_of_use else None
             if costs:
                 costs.before_training()
-            if case.floor.metric == "loss_decrease":  # before training, not after it
-                check_loss_fifths(run.settings.log_every, run.workload.total_steps)
             curve = None
             if run.settings.eval_every:  # time to quality (fixtures.training.quality_curve)
-                check_eval_every(run.settings.eval_every, run.workload.total_steps)
                 curve = QualityCurve(lambda m: run.workload.evaluate(m, device=device), floor=case.floor,
                                      before=before, device=device, precision=precision)
             energy = EnergyMeter(device).start()

@@ -12,8 +12,8 @@ from bench.matrix import CASES, PEFT_CONFIG_OPTIONS, TIERS, get_peft_config_case
 from bench.method_options import EAGER_SETTINGS, SCALE_PEFT_LR, TINY_PEFT_OPTIONS
 from fixtures.models.models import make_tiny_model
 from fixtures.run.cases import get_footprint, move_stray_buffers, set_trainable_dtype
-from fixtures.training.breakdown import get_weight_bytes
 from fixtures.run.peft_configs import get_case_method, get_peft_configs
+from fixtures.training.breakdown import get_weight_bytes
 from methods import METHODS, get_method
 from methods._common import HOOKS, MethodUnavailable
 from methods.peft_table import TABLE
